@@ -1,0 +1,151 @@
+// Package bufpool hands out byte buffers from one memory budget shared by
+// everything that buffers data in the daemon: read-ahead windows, multipart
+// upload parts, write-back buffers.
+//
+// Get blocks while the budget is spent, so memory stays bounded whatever the
+// number of open files or their sizes; callers that must not wait (or that
+// can fall back to disk) use TryGet. Freed buffers are kept for reuse while
+// they fit in the budget, which spares the garbage collector the churn of
+// multi-megabyte allocations.
+package bufpool
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Pool is a memory budget with a free list of buffers. The zero value is not
+// usable; call New.
+type Pool struct {
+	budget int64
+
+	mu      sync.Mutex
+	used    int64            // bytes handed out and not yet returned
+	free    map[int][][]byte // returned buffers by capacity, kept for reuse
+	freeLen int64            // bytes held in free
+	waiters []chan struct{}  // Get calls waiting for memory, woken on Put
+	peak    int64
+}
+
+// New returns a pool that never hands out more than budget bytes at once.
+func New(budget int64) *Pool {
+	if budget <= 0 {
+		panic("bufpool: budget must be positive")
+	}
+	return &Pool{budget: budget, free: make(map[int][][]byte)}
+}
+
+// Budget is the pool's total size in bytes.
+func (p *Pool) Budget() int64 { return p.budget }
+
+// Get returns a buffer of length size, waiting until the budget has room.
+// It fails only when ctx ends or size exceeds the whole budget.
+func (p *Pool) Get(ctx context.Context, size int) ([]byte, error) {
+	if int64(size) > p.budget {
+		return nil, fmt.Errorf("bufpool: buffer of %d bytes exceeds the memory budget of %d bytes", size, p.budget)
+	}
+	for {
+		p.mu.Lock()
+		if b, ok := p.takeLocked(size); ok {
+			p.mu.Unlock()
+			return b, nil
+		}
+		wake := make(chan struct{})
+		p.waiters = append(p.waiters, wake)
+		p.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			p.mu.Lock()
+			p.dropWaiterLocked(wake)
+			p.mu.Unlock()
+			return nil, fmt.Errorf("bufpool: waiting for %d bytes of buffer memory: %w", size, ctx.Err())
+		}
+	}
+}
+
+// TryGet returns a buffer of length size if the budget has room now.
+func (p *Pool) TryGet(size int) ([]byte, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.takeLocked(size)
+}
+
+// Put returns a buffer obtained from Get or TryGet. The buffer must not be
+// used afterwards.
+func (p *Pool) Put(b []byte) {
+	if b == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := cap(b)
+	p.used -= int64(c)
+	// Keep it for reuse unless the free list would crowd out fresh sizes.
+	if p.freeLen+int64(c) <= p.budget/2 {
+		p.free[c] = append(p.free[c], b[:c])
+		p.freeLen += int64(c)
+	}
+	for _, w := range p.waiters {
+		close(w)
+	}
+	p.waiters = nil
+}
+
+// InUse reports the bytes handed out now and the most ever handed out.
+func (p *Pool) InUse() (now, peak int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.used, p.peak
+}
+
+// takeLocked hands out size bytes if the budget allows, reusing a free
+// buffer of exactly that capacity when there is one.
+func (p *Pool) takeLocked(size int) ([]byte, bool) {
+	if list := p.free[size]; len(list) > 0 {
+		b := list[len(list)-1]
+		p.free[size] = list[:len(list)-1]
+		p.freeLen -= int64(size)
+		p.addUsedLocked(size)
+		return b[:size], true
+	}
+	// Free buffers of other sizes still hold memory: drop them if that
+	// makes room for this one.
+	for p.used+p.freeLen+int64(size) > p.budget && p.freeLen > 0 {
+		p.dropOneFreeLocked()
+	}
+	if p.used+int64(size) > p.budget {
+		return nil, false
+	}
+	p.addUsedLocked(size)
+	return make([]byte, size), true
+}
+
+func (p *Pool) addUsedLocked(size int) {
+	p.used += int64(size)
+	if p.used > p.peak {
+		p.peak = p.used
+	}
+}
+
+func (p *Pool) dropOneFreeLocked() {
+	for c, list := range p.free {
+		if len(list) == 0 {
+			delete(p.free, c)
+			continue
+		}
+		p.free[c] = list[:len(list)-1]
+		p.freeLen -= int64(c)
+		return
+	}
+}
+
+func (p *Pool) dropWaiterLocked(w chan struct{}) {
+	for i, x := range p.waiters {
+		if x == w {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			return
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// The kinds of failure a Store reports. Every error a backend returns wraps
+// exactly one of them (through *Error), or none for a failure that fits no
+// kind (a local disk error, a malformed reply).
+var (
+	// ErrNotFound: the key (or, from any call, the bucket) does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrPreconditionFailed: an IfMatch/IfNoneMatch condition did not hold.
+	ErrPreconditionFailed = errors.New("precondition failed")
+	// ErrAccessDenied: the credentials were refused or lack the permission.
+	ErrAccessDenied = errors.New("access denied")
+	// ErrUnavailable: the store could not be reached or kept failing after
+	// the retries (network error, timeout, 5xx, throttling).
+	ErrUnavailable = errors.New("store unavailable")
+	// ErrInvalidRange: a Get range starts past the end of the object.
+	ErrInvalidRange = errors.New("invalid range")
+	// ErrInvalidArgument: the call itself was malformed (empty or too long
+	// key, bad part number, part too small, ...).
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrNoSpace: the store is out of space or over quota.
+	ErrNoSpace = errors.New("no space left in store")
+)
+
+// Error is the error every Store method returns: the operation, the key, the
+// kind (one of the Err* values, or nil) and the underlying cause.
+type Error struct {
+	Op   string // "stat", "get", "put", "copy", "list", "delete", "multipart", ...
+	Key  string // the key (or prefix) the call was about
+	Kind error  // one of the Err* kinds, or nil
+	Err  error  // the cause, as reported by the backend
+}
+
+func (e *Error) Error() string {
+	msg := e.Op
+	if e.Key != "" {
+		msg += fmt.Sprintf(" %q", e.Key)
+	}
+	switch {
+	case e.Err != nil && e.Kind != nil && e.Err != e.Kind:
+		return fmt.Sprintf("%s: %v: %v", msg, e.Kind, e.Err)
+	case e.Err != nil:
+		return fmt.Sprintf("%s: %v", msg, e.Err)
+	case e.Kind != nil:
+		return fmt.Sprintf("%s: %v", msg, e.Kind)
+	}
+	return msg + ": unknown error"
+}
+
+// Unwrap lets errors.Is match both the kind and the cause.
+func (e *Error) Unwrap() []error {
+	var errs []error
+	if e.Kind != nil {
+		errs = append(errs, e.Kind)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
+
+// NewError builds an *Error; backends use it to report a failure.
+func NewError(op, key string, kind, err error) error {
+	return &Error{Op: op, Key: key, Kind: kind, Err: err}
+}
+
+// IsNotFound reports whether err means the key does not exist.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// IsPreconditionFailed reports whether a conditional write or read lost.
+func IsPreconditionFailed(err error) bool { return errors.Is(err, ErrPreconditionFailed) }
