@@ -1,0 +1,241 @@
+// Package dockertest gives tests a real Docker engine: a private dockerd
+// started once per test package (its own data root, exec root, pid file and
+// socket, no bridge, no iptables), the docker CLI and docker-compose pointed at
+// it, and a busybox image built locally with `docker import`, since no image
+// can be pulled.
+//
+// Use it like miniotest:
+//
+//	func TestMain(m *testing.M) { os.Exit(dockertest.Main(m)) }
+//
+//	func TestX(t *testing.T) {
+//		d := dockertest.Shared(t)
+//		out := d.Must(t, "run", "--rm", "--network", "none", d.Image, "echo", "hi")
+//	}
+//
+// With S3VOL_TEST_DOCKER_HOST set (e.g. unix:///var/run/docker.sock), the
+// tests use that engine instead of starting one.
+package dockertest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/s3vol/s3vol/internal/testenv"
+)
+
+// ImageName is the tag of the busybox image the harness builds.
+const ImageName = "s3vol-test-busybox"
+
+// CommandTimeout bounds every docker and docker-compose command a test runs.
+const CommandTimeout = 2 * time.Minute
+
+// Docker is a Docker engine the tests talk to.
+type Docker struct {
+	// Host is the DOCKER_HOST value, e.g. unix:///tmp/x/docker.sock.
+	Host string
+	// Image is the tag of the local busybox image (ImageName).
+	Image string
+
+	daemon *daemon // nil when the engine is an external one
+}
+
+var shared struct {
+	once sync.Once
+	d    *Docker
+	err  error
+}
+
+// Shared returns the package's engine, starting it on first use. It skips (or
+// fails under CI=true) when the machine cannot run dockerd, and fails the
+// test when the engine does not come up.
+func Shared(t testing.TB) *Docker {
+	t.Helper()
+	external := os.Getenv("S3VOL_TEST_DOCKER_HOST")
+	if external == "" {
+		testenv.NeedRoot(t)
+		testenv.NeedCommand(t, "dockerd", "docker.io")
+	}
+	testenv.NeedCommand(t, dockerCLI(), "docker.io")
+	shared.once.Do(func() {
+		shared.d, shared.err = start(external)
+	})
+	if shared.err != nil {
+		t.Fatalf("dockertest: %v", shared.err)
+	}
+	d := shared.d
+	t.Cleanup(func() {
+		if t.Failed() && d.daemon != nil {
+			t.Logf("dockerd log (%s), last lines:\n%s", d.daemon.logPath, tail(d.daemon.logPath, 40))
+		}
+	})
+	return d
+}
+
+// Main runs the package's tests and then stops the engine Shared started, so
+// no dockerd outlives the test binary. Use it as os.Exit(dockertest.Main(m)).
+func Main(m *testing.M) int {
+	code := m.Run()
+	if err := Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "dockertest: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// Stop stops the shared engine if this package started one. Main calls it;
+// a TestMain that has more to tear down after the engine can call it itself.
+func Stop() error {
+	if shared.d == nil || shared.d.daemon == nil {
+		return nil
+	}
+	err := shared.d.daemon.stop()
+	shared.d.daemon = nil
+	return err
+}
+
+func start(external string) (*Docker, error) {
+	d := &Docker{Host: external, Image: ImageName}
+	if external == "" {
+		dm, err := startDaemon()
+		if err != nil {
+			return nil, err
+		}
+		d.daemon, d.Host = dm, dm.host()
+	}
+	if err := d.buildImage(); err != nil {
+		if d.daemon != nil {
+			d.daemon.stop()
+		}
+		return nil, err
+	}
+	return d, nil
+}
+
+// Run runs the docker CLI with args against the engine and returns its
+// stdout and stderr; err is non-nil when the command failed or timed out.
+func (d *Docker) Run(t testing.TB, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	return d.run(t, "", nil, dockerCLI(), args...)
+}
+
+// RunInput is Run with stdin fed from in.
+func (d *Docker) RunInput(t testing.TB, in []byte, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	return d.run(t, "", in, dockerCLI(), args...)
+}
+
+// Must runs the docker CLI and fails the test unless the command succeeds;
+// it returns stdout with surrounding white space trimmed.
+func (d *Docker) Must(t testing.TB, args ...string) string {
+	t.Helper()
+	out, errOut, err := d.Run(t, args...)
+	if err != nil {
+		t.Fatalf("docker %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
+// Compose runs docker-compose (v1) with args in dir against the engine.
+func (d *Docker) Compose(t testing.TB, dir string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	testenv.NeedCommand(t, composeCLI(), "docker-compose")
+	return d.run(t, dir, nil, composeCLI(), args...)
+}
+
+// MustCompose runs docker-compose and fails the test unless it succeeds.
+func (d *Docker) MustCompose(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	out, errOut, err := d.Compose(t, dir, args...)
+	if err != nil {
+		t.Fatalf("docker-compose %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
+func (d *Docker) run(t testing.TB, dir string, in []byte, name string, args ...string) (string, string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = d.Env()
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if in != nil {
+		cmd.Stdin = bytes.NewReader(in)
+	}
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%s %s: timed out after %v: %w", name, strings.Join(args, " "), CommandTimeout, err)
+	}
+	t.Logf("$ %s %s%s", shortName(name), strings.Join(args, " "), outcome(err))
+	return stdout.String(), stderr.String(), err
+}
+
+// Env is the process environment with DOCKER_HOST pointing at the engine,
+// for commands a test runs itself.
+func (d *Docker) Env() []string {
+	env := []string{"DOCKER_HOST=" + d.Host}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DOCKER_HOST=") && !strings.HasPrefix(kv, "DOCKER_CONTEXT=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func outcome(err error) string {
+	if err == nil {
+		return ""
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return fmt.Sprintf("  (exit %d)", exit.ExitCode())
+	}
+	return "  (" + err.Error() + ")"
+}
+
+func shortName(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+// dockerCLI is the docker client: /usr/local/bin/docker when installed there
+// (a newer CLI than Debian's), else docker on PATH.
+func dockerCLI() string { return firstExecutable("/usr/local/bin/docker", "docker") }
+
+// composeCLI is docker-compose v1.
+func composeCLI() string { return firstExecutable("/usr/bin/docker-compose", "docker-compose") }
+
+func firstExecutable(path, name string) string {
+	if st, err := os.Stat(path); err == nil && st.Mode()&0o111 != 0 {
+		return path
+	}
+	return name
+}
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", path, err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
