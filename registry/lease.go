@@ -1,0 +1,313 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/s3vol/s3vol/store"
+)
+
+// LeaseInfo is one host's lease on an entry, as stored.
+type LeaseInfo struct {
+	EntryID   string    `json:"entryId"`
+	Host      string    `json:"host"`
+	Count     int       `json:"count"` // mounts on that host
+	TTL       string    `json:"ttl"`
+	RenewedAt time.Time `json:"renewedAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// Live reports whether the lease has not expired at now.
+func (l LeaseInfo) Live(now time.Time) bool { return now.Before(l.ExpiresAt) }
+
+// Lease is a mount's hold on an entry. While any Lease of this host on an
+// entry is held, a heartbeat keeps the host's lease object alive and no host
+// can delete the entry.
+type Lease struct {
+	r     *Registry
+	hl    *hostLease
+	entry Entry
+	once  sync.Once
+}
+
+// Entry returns the entry as it was when the lease was acquired.
+func (l *Lease) Entry() Entry { return l.entry }
+
+// hostLease is this host's lease on one entry, shared by its Lease handles.
+type hostLease struct {
+	id    string
+	mu    sync.Mutex // serializes acquire/release I/O for this entry
+	count int        // Lease handles held; guarded by Registry.leaseMu
+	refs  int        // count plus acquires in flight; guarded by leaseMu
+	stop  context.CancelFunc
+	done  chan struct{}
+}
+
+func (r *Registry) leasePrefix(entryID string) string { return r.orgPrefix() + "leases/" + entryID + "/" }
+
+func (r *Registry) leaseKey(entryID string) string { return r.leasePrefix(entryID) + r.cfg.HostID }
+
+// Acquire takes a lease on a ready volume or view for a mount on this host.
+// Each call must be paired with one Release; the lease object is written on
+// the first and deleted on the last.
+func (r *Registry) Acquire(ctx context.Context, nameOrID string) (*Lease, error) {
+	e, err := r.Get(ctx, nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	hl := r.holdLease(e.ID)
+	hl.mu.Lock()
+	defer hl.mu.Unlock()
+	first := r.leaseCount(hl) == 0
+	if first {
+		if e, err = r.acquireFirst(ctx, e); err != nil {
+			r.dropLease(hl)
+			return nil, err
+		}
+	}
+	r.leaseMu.Lock()
+	hl.count++
+	count := hl.count
+	r.leaseMu.Unlock()
+	if first {
+		r.startHeartbeat(hl)
+	} else if err := r.writeLease(ctx, e.ID, count); err != nil {
+		// The heartbeat keeps the lease alive; the count is informational.
+		r.log.WithField("id", e.ID).WithError(err).Warn("registry: updating the lease's mount count failed")
+	}
+	return &Lease{r: r, hl: hl, entry: e}, nil
+}
+
+// acquireFirst writes this host's lease object, then re-reads the index: if
+// the entry is still there and ready, any delete that starts later will see
+// the lease; if a delete got in first, the lease is withdrawn.
+func (r *Registry) acquireFirst(ctx context.Context, e Entry) (Entry, error) {
+	if e.State != StateReady {
+		return Entry{}, r.notMountable(e)
+	}
+	if err := r.writeLease(ctx, e.ID, 1); err != nil {
+		return Entry{}, err
+	}
+	ix, _, err := r.load(ctx)
+	if err == nil {
+		if name, rec := ix.byID(e.ID); rec == nil {
+			err = r.notFound(e.Name)
+		} else if e = r.entry(ix, name, rec); e.State != StateReady {
+			err = r.notMountable(e)
+		}
+	}
+	if err != nil {
+		r.deleteLease(e.ID)
+		return Entry{}, err
+	}
+	return e, nil
+}
+
+func (r *Registry) notMountable(e Entry) error {
+	if e.State == StateError {
+		return errorf(ErrConflict, "%s %q cannot be mounted: its creation failed: %s", e.Kind, e.Name, e.Reason)
+	}
+	return errorf(ErrConflict, "%s %q cannot be mounted while it is %s; try again in a moment", e.Kind, e.Name, e.State)
+}
+
+// Release ends this handle's hold. The last Release on this host stops the
+// heartbeat and deletes the lease object. Releasing twice is harmless.
+func (l *Lease) Release(ctx context.Context) error {
+	var err error
+	l.once.Do(func() { err = l.r.release(ctx, l.hl) })
+	return err
+}
+
+func (r *Registry) release(ctx context.Context, hl *hostLease) error {
+	hl.mu.Lock()
+	defer hl.mu.Unlock()
+	r.leaseMu.Lock()
+	hl.count--
+	count := hl.count
+	r.leaseMu.Unlock()
+	if count > 0 {
+		r.dropLease(hl)
+		return r.writeLease(ctx, hl.id, count)
+	}
+	hl.stopHeartbeat()
+	r.dropLease(hl)
+	cctx, cancel := r.callCtx(ctx)
+	defer cancel()
+	if err := r.cfg.Meta.Delete(cctx, r.leaseKey(hl.id)); err != nil {
+		return fmt.Errorf("registry: releasing the lease on %s: %w (it expires in %s)", hl.id, err, r.cfg.LeaseTTL)
+	}
+	return nil
+}
+
+// holdLease returns this host's lease on an entry, creating it, and counts
+// the caller as a reference until dropLease.
+func (r *Registry) holdLease(id string) *hostLease {
+	r.leaseMu.Lock()
+	defer r.leaseMu.Unlock()
+	hl := r.leases[id]
+	if hl == nil {
+		hl = &hostLease{id: id}
+		r.leases[id] = hl
+	}
+	hl.refs++
+	return hl
+}
+
+// dropLease drops a reference taken by holdLease; the map entry goes when
+// nothing holds or is acquiring the lease.
+func (r *Registry) dropLease(hl *hostLease) {
+	r.leaseMu.Lock()
+	defer r.leaseMu.Unlock()
+	hl.refs--
+	if hl.refs == 0 && r.leases[hl.id] == hl {
+		delete(r.leases, hl.id)
+	}
+}
+
+func (r *Registry) leaseCount(hl *hostLease) int {
+	r.leaseMu.Lock()
+	defer r.leaseMu.Unlock()
+	return hl.count
+}
+
+func (r *Registry) startHeartbeat(hl *hostLease) {
+	ctx, cancel := context.WithCancel(r.bgCtx)
+	hl.stop, hl.done = cancel, make(chan struct{})
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		defer close(hl.done)
+		r.heartbeat(ctx, hl)
+	}()
+}
+
+// stopHeartbeat stops the heartbeat and waits for it; safe to call twice.
+func (hl *hostLease) stopHeartbeat() {
+	if hl.stop != nil {
+		hl.stop()
+		<-hl.done
+	}
+}
+
+// heartbeat renews the lease every third of the TTL, so two renewals may
+// fail before the lease expires.
+func (r *Registry) heartbeat(ctx context.Context, hl *hostLease) {
+	t := time.NewTicker(r.cfg.LeaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := r.writeLease(ctx, hl.id, r.leaseCount(hl)); err != nil && ctx.Err() == nil {
+			r.log.WithFields(logrus.Fields{"id": hl.id}).WithError(err).Warn("registry: lease renewal failed; retrying at the next beat")
+		}
+	}
+}
+
+// writeLease writes (or renews) this host's lease object on an entry.
+func (r *Registry) writeLease(ctx context.Context, id string, count int) error {
+	now := r.now().UTC()
+	info := LeaseInfo{EntryID: id, Host: r.cfg.HostID, Count: count, TTL: r.cfg.LeaseTTL.String(),
+		RenewedAt: now, ExpiresAt: now.Add(r.cfg.LeaseTTL)}
+	data, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := r.callCtx(ctx)
+	defer cancel()
+	_, err = r.cfg.Meta.Put(cctx, r.leaseKey(id), bytes.NewReader(data), int64(len(data)), store.PutOptions{ContentType: "application/json"})
+	if err != nil {
+		return fmt.Errorf("registry: writing the lease on %s: %w", id, err)
+	}
+	return nil
+}
+
+// deleteLease withdraws this host's lease object, best effort (it expires
+// anyway).
+func (r *Registry) deleteLease(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.CallTimeout)
+	defer cancel()
+	if err := r.cfg.Meta.Delete(ctx, r.leaseKey(id)); err != nil {
+		r.log.WithField("id", id).WithError(err).Warn("registry: withdrawing a lease failed; it expires by itself")
+	}
+}
+
+// Leases returns every host's lease on an entry, live or expired, sorted by
+// host: one LIST and one GET per host.
+func (r *Registry) Leases(ctx context.Context, nameOrID string) ([]LeaseInfo, error) {
+	e, err := r.Get(ctx, nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	return r.readLeases(ctx, e.ID)
+}
+
+// liveLeases returns the leases on an entry that have not expired.
+func (r *Registry) liveLeases(ctx context.Context, id string) ([]LeaseInfo, error) {
+	all, err := r.readLeases(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := r.now()
+	live := all[:0]
+	for _, l := range all {
+		if l.Live(now) {
+			live = append(live, l)
+		}
+	}
+	return live, nil
+}
+
+func (r *Registry) readLeases(ctx context.Context, id string) ([]LeaseInfo, error) {
+	lctx, cancel := r.callCtx(ctx)
+	defer cancel()
+	var out []LeaseInfo
+	for obj, err := range r.cfg.Meta.List(lctx, store.ListOptions{Prefix: r.leasePrefix(id)}) {
+		if err != nil {
+			return nil, fmt.Errorf("registry: listing the leases on %s: %w", id, err)
+		}
+		l, err := r.readLease(lctx, obj)
+		if store.IsNotFound(err) {
+			continue // released since the listing
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
+	return out, nil
+}
+
+func (r *Registry) readLease(ctx context.Context, obj store.Object) (LeaseInfo, error) {
+	key := obj.Key
+	rc, _, err := r.cfg.Meta.Get(ctx, key, store.GetOptions{})
+	if err != nil {
+		return LeaseInfo{}, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, 64<<10))
+	if err != nil {
+		return LeaseInfo{}, fmt.Errorf("registry: reading lease %q: %w", key, err)
+	}
+	var l LeaseInfo
+	if err := json.Unmarshal(data, &l); err != nil {
+		// An unreadable lease counts as live until it ages out by the
+		// store's clock: better to refuse a delete than to delete a
+		// mounted volume.
+		host := key[strings.LastIndexByte(key, '/')+1:]
+		return LeaseInfo{Host: host, Count: 1, ExpiresAt: obj.LastModified.Add(r.cfg.LeaseTTL)}, nil
+	}
+	return l, nil
+}

@@ -1,0 +1,115 @@
+package registry
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// AcceptedOptions lists the option keys ParseSpec accepts, for messages.
+var AcceptedOptions = []string{"volume", "subpath", "ro", "uid", "gid", "mode"}
+
+const acceptedText = "volume=NAME and subpath=PATH (a subpath view of a volume), " +
+	"ro[=true|false], uid=N, gid=N, mode=OCTAL (e.g. 0755)"
+
+// ParseSpec builds a Spec from Docker's -o options (docker volume create -o
+// key=value). Unknown keys and bad values are refused with a message that
+// lists what is accepted.
+func ParseSpec(name string, opts map[string]string) (Spec, error) {
+	spec := Spec{Name: name, Options: Options{Mode: DefaultMode}}
+	for _, k := range sortedKeys(opts) {
+		if err := spec.setOption(k, opts[k]); err != nil {
+			return Spec{}, err
+		}
+	}
+	if err := spec.Validate(); err != nil {
+		return Spec{}, err
+	}
+	return spec, nil
+}
+
+func (s *Spec) setOption(key, val string) error {
+	var err error
+	switch key {
+	case "volume":
+		s.Volume = val
+	case "subpath":
+		s.Subpath = val
+	case "ro", "readonly", "read-only":
+		s.Options.ReadOnly, err = parseBool(val)
+	case "uid":
+		s.Options.UID, err = parseID(val)
+	case "gid":
+		s.Options.GID, err = parseID(val)
+	case "mode":
+		s.Options.Mode, err = parseMode(val)
+	default:
+		return errorf(ErrInvalid, "unknown option %q; accepted options: %s", key, acceptedText)
+	}
+	if err != nil {
+		return errorf(ErrInvalid, "invalid value %q for option %q: %v; accepted options: %s", val, key, err, acceptedText)
+	}
+	return nil
+}
+
+// Validate checks a Spec built by hand (ParseSpec calls it).
+func (s Spec) Validate() error {
+	if err := ValidateName(s.Name); err != nil {
+		return err
+	}
+	if s.Options.Mode&^0o7777 != 0 {
+		return errorf(ErrInvalid, "invalid mode %#o: a mode is an octal permission from 1 to 07777 (0 means the default, 0755)", s.Options.Mode)
+	}
+	switch {
+	case s.Volume == "" && s.Subpath != "":
+		return errorf(ErrInvalid, "option subpath=%q needs volume=NAME: a subpath view names the volume it shows", s.Subpath)
+	case s.Volume != "" && s.Subpath == "":
+		return errorf(ErrInvalid, "option volume=%q needs subpath=PATH: a view shows one folder of the volume, e.g. subpath=users/alice", s.Volume)
+	case s.Volume == "":
+		return nil
+	}
+	if err := ValidateName(s.Volume); err != nil {
+		return err
+	}
+	if s.Volume == s.Name {
+		return errorf(ErrInvalid, "view %q cannot point at itself; name the volume it shows with volume=NAME", s.Name)
+	}
+	return ValidateSubpath(s.Subpath)
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "", "true", "1", "yes", "on":
+		return true, nil
+	case "false", "0", "no", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("expected true or false")
+}
+
+func parseID(v string) (uint32, error) {
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n == math.MaxUint32 {
+		return 0, fmt.Errorf("expected a number from 0 to %d", uint32(math.MaxUint32-1))
+	}
+	return uint32(n), nil
+}
+
+func parseMode(v string) (uint32, error) {
+	n, err := strconv.ParseUint(v, 8, 32)
+	if err != nil || n == 0 || n > 0o7777 {
+		return 0, fmt.Errorf("expected an octal permission from 1 to 7777, e.g. 0755")
+	}
+	return uint32(n), nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
