@@ -52,7 +52,9 @@ type hostLease struct {
 	done  chan struct{}
 }
 
-func (r *Registry) leasePrefix(entryID string) string { return r.orgPrefix() + "leases/" + entryID + "/" }
+func (r *Registry) leasePrefix(entryID string) string {
+	return r.orgPrefix() + "leases/" + entryID + "/"
+}
 
 func (r *Registry) leaseKey(entryID string) string { return r.leasePrefix(entryID) + r.cfg.HostID }
 
