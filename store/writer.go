@@ -1,0 +1,331 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Defaults of WriterOptions.
+const (
+	DefaultPartSize    = 8 << 20
+	DefaultConcurrency = 4
+	// maxPartSize is S3's largest part.
+	maxPartSize = 5 << 30
+	// growEvery is how many parts of one size a Writer uploads before it
+	// doubles the part size, so that an object of unknown length still fits
+	// in MaxParts parts: 1000 parts each of 8 MiB, 16 MiB, ... reach 8 TiB,
+	// past S3's 5 TiB object limit.
+	growEvery = 1000
+	// abortTimeout bounds the cleanup of a failed upload, which runs after
+	// the writer's own context may have ended.
+	abortTimeout = time.Minute
+)
+
+// BufferPool hands out the part buffers a Writer fills; *bufpool.Pool
+// satisfies it, which puts every upload under the daemon's memory budget.
+type BufferPool interface {
+	Get(ctx context.Context, size int) ([]byte, error)
+	Put(b []byte)
+}
+
+// WriterOptions shapes a Writer's upload.
+type WriterOptions struct {
+	// PartSize is the size of the first parts (default DefaultPartSize, at
+	// least MinPartSize). It doubles every 1000 parts so that any object
+	// fits in MaxParts parts.
+	PartSize int
+	// Concurrency is how many parts may be uploading at once (default
+	// DefaultConcurrency). The writer holds at most Concurrency+1 buffers.
+	Concurrency int
+	// Pool supplies part buffers; nil allocates them (still bounded by
+	// Concurrency).
+	Pool BufferPool
+	// SizeHint is the expected total size when known (0 when not); it
+	// raises the part size up front for very large objects.
+	SizeHint int64
+}
+
+// Writer streams an object of unknown length to a Store in bounded memory.
+// Data fills a part buffer; an object that fits in one part is stored with
+// one Put at Close, a larger one with a multipart upload that keeps up to
+// Concurrency parts in flight while the caller keeps writing. Nothing is
+// visible until Close returns nil. A Writer is not safe for concurrent use.
+type Writer struct {
+	st     Store
+	key    string
+	opts   PutOptions
+	wo     WriterOptions
+	parent context.Context
+	ctx    context.Context // cancelled on the first failure or Abort
+	cancel context.CancelFunc
+
+	buf   []byte // the part being filled, nil between parts
+	fill  int    // bytes of buf filled
+	parts int    // parts handed to uploads so far
+	total int64
+
+	mp       Multipart
+	inflight chan struct{} // one token per part uploading
+	wg       sync.WaitGroup
+
+	mu  sync.Mutex
+	err error // first failure of an upload
+
+	closed   bool
+	closeErr error
+	obj      Object
+}
+
+// errWriterClosed is returned by writes after Close or Abort.
+var errWriterClosed = errors.New("writer already closed")
+
+// NewWriter returns a Writer that stores key in st with opts (metadata and
+// conditions, checked when the object is committed at Close).
+func NewWriter(ctx context.Context, st Store, key string, opts PutOptions, wo WriterOptions) *Writer {
+	if wo.PartSize <= 0 {
+		wo.PartSize = DefaultPartSize
+	}
+	wo.PartSize = max(wo.PartSize, MinPartSize)
+	if wo.Concurrency <= 0 {
+		wo.Concurrency = DefaultConcurrency
+	}
+	if wo.Pool == nil {
+		wo.Pool = allocPool{}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	return &Writer{st: st, key: key, opts: opts, wo: wo, parent: ctx, ctx: wctx, cancel: cancel,
+		inflight: make(chan struct{}, wo.Concurrency)}
+}
+
+// Write buffers p, handing full parts to background uploads. It returns the
+// first upload failure as soon as it is known.
+func (w *Writer) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		if err := w.ensureRoom(); err != nil {
+			return n, err
+		}
+		c := copy(w.buf[w.fill:], p)
+		w.fill += c
+		w.total += int64(c)
+		n += c
+		p = p[c:]
+	}
+	return n, nil
+}
+
+// ReadFrom reads r to its end straight into part buffers (io.Copy uses it).
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	var n int64
+	for {
+		if err := w.ensureRoom(); err != nil {
+			return n, err
+		}
+		c, err := r.Read(w.buf[w.fill:])
+		w.fill += c
+		w.total += int64(c)
+		n += int64(c)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// ensureRoom makes sure buf has free space: it uploads a full buffer and
+// takes a fresh one. A full buffer is uploaded only once more data comes,
+// so an object of exactly one part still takes a single Put.
+func (w *Writer) ensureRoom() error {
+	if w.closed {
+		return NewError("write", w.key, ErrInvalidArgument, errWriterClosed)
+	}
+	if err := w.failure(); err != nil {
+		return err
+	}
+	if w.buf != nil && w.fill == len(w.buf) {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	if w.buf == nil {
+		size, err := w.partSize(w.parts + 1)
+		if err != nil {
+			return err
+		}
+		if w.buf, err = w.wo.Pool.Get(w.ctx, size); err != nil {
+			return NewError("write", w.key, nil, fmt.Errorf("waiting for a %d-byte part buffer: %w", size, err))
+		}
+		w.fill = 0
+	}
+	return nil
+}
+
+// partSize is the buffer size for part n.
+func (w *Writer) partSize(n int) (int, error) {
+	if n > MaxParts {
+		return 0, NewError("write", w.key, ErrInvalidArgument,
+			fmt.Errorf("object too large: more than %d parts", MaxParts))
+	}
+	size := int64(w.wo.PartSize)
+	if w.wo.SizeHint > 0 {
+		// Leave room for the hint to be exceeded a little.
+		size = max(size, (w.wo.SizeHint/(MaxParts/2)+(1<<20)-1)&^((1<<20)-1))
+	}
+	size <<= (n - 1) / growEvery
+	return int(min(size, maxPartSize)), nil
+}
+
+// flush hands the full buffer to a background upload, starting the
+// multipart upload on the first part and waiting for a free upload slot.
+func (w *Writer) flush() error {
+	if w.mp == nil {
+		mp, err := w.st.NewMultipart(w.ctx, w.key, w.opts)
+		if err != nil {
+			w.fail(err)
+			return err
+		}
+		w.mp = mp
+	}
+	select {
+	case w.inflight <- struct{}{}:
+	case <-w.ctx.Done():
+		if err := w.failure(); err != nil {
+			return err
+		}
+		return NewError("write", w.key, nil, w.ctx.Err())
+	}
+	w.parts++
+	n, buf, size := w.parts, w.buf, w.fill
+	w.buf, w.fill = nil, 0
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		err := w.mp.UploadPart(w.ctx, n, bytes.NewReader(buf[:size]), int64(size))
+		w.wo.Pool.Put(buf)
+		<-w.inflight
+		if err != nil {
+			w.fail(err)
+		}
+	}()
+	return nil
+}
+
+// fail records the first failure and stops the other uploads.
+func (w *Writer) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+	w.cancel()
+}
+
+func (w *Writer) failure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Close commits the object: one Put when it fits in one part, else the
+// last part and the multipart completion. On any failure the upload is
+// aborted and the first error returned; the object is then unchanged.
+// Closing twice returns the first result.
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.closeErr
+	}
+	w.closed = true
+	w.closeErr = w.commit()
+	if w.closeErr != nil {
+		w.discard()
+	}
+	w.cancel()
+	return w.closeErr
+}
+
+func (w *Writer) commit() error {
+	if err := w.failure(); err != nil {
+		return err
+	}
+	if w.mp == nil {
+		var data []byte
+		if w.buf != nil {
+			data = w.buf[:w.fill]
+		}
+		obj, err := w.st.Put(w.ctx, w.key, bytes.NewReader(data), int64(len(data)), w.opts)
+		w.releaseBuf()
+		w.obj = obj
+		return err
+	}
+	if w.fill > 0 {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	w.releaseBuf()
+	w.wg.Wait()
+	if err := w.failure(); err != nil {
+		return err
+	}
+	obj, err := w.mp.Complete(w.ctx)
+	if err != nil {
+		return err
+	}
+	w.mp = nil // committed: nothing left to abort
+	w.obj = obj
+	return nil
+}
+
+// Abort discards everything written; the stored object is unchanged. It
+// returns the error of aborting the multipart upload, if any.
+func (w *Writer) Abort() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	w.closeErr = NewError("write", w.key, ErrInvalidArgument, errors.New("writer aborted"))
+	return w.discard()
+}
+
+// discard stops the uploads, frees the buffers and aborts the multipart
+// upload with a context of its own (the writer's may be what failed).
+func (w *Writer) discard() error {
+	w.cancel()
+	w.wg.Wait()
+	w.releaseBuf()
+	if w.mp == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.parent), abortTimeout)
+	defer cancel()
+	err := w.mp.Abort(ctx)
+	w.mp = nil
+	return err
+}
+
+func (w *Writer) releaseBuf() {
+	if w.buf != nil {
+		w.wo.Pool.Put(w.buf)
+		w.buf, w.fill = nil, 0
+	}
+}
+
+// Object describes the stored object after Close returned nil.
+func (w *Writer) Object() Object { return w.obj }
+
+// Written is the number of bytes written so far.
+func (w *Writer) Written() int64 { return w.total }
+
+// allocPool allocates every buffer; the writer's Concurrency bounds how
+// many exist at once.
+type allocPool struct{}
+
+func (allocPool) Get(ctx context.Context, size int) ([]byte, error) { return make([]byte, size), nil }
+func (allocPool) Put([]byte)                                        {}
