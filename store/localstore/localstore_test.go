@@ -1,0 +1,29 @@
+package localstore_test
+
+import (
+	"testing"
+
+	"github.com/s3vol/s3vol/store"
+	"github.com/s3vol/s3vol/store/localstore"
+	"github.com/s3vol/s3vol/store/storetest"
+)
+
+func newStore(t *testing.T) *localstore.Store {
+	t.Helper()
+	s, err := localstore.New(t.TempDir())
+	if err != nil {
+		t.Fatalf("new store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) })
+}
+
+// The local backend must take every key S3 allows, even those some S3
+// servers refuse.
+func TestUnusualKeysAllStored(t *testing.T) {
+	storetest.CheckKeys(t, newStore(t), storetest.UnusualKeys(), true)
+}

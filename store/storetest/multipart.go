@@ -1,0 +1,112 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/s3vol/s3vol/store"
+)
+
+// testConditionalMultipart: the conditions given to NewMultipart are
+// checked when the upload completes.
+func testConditionalMultipart(t *testing.T, s store.Store) {
+	ctx := testCtx(t)
+	mp := startUpload(t, ctx, s, "cond/mp", store.PutOptions{IfNoneMatch: true}, "first")
+	put(t, ctx, s, "cond/mp", []byte("got there first"), store.PutOptions{})
+	_, err := mp.Complete(ctx)
+	wantKind(t, err, store.ErrPreconditionFailed, "completing a create-only upload of an existing key")
+	mp.Abort(ctx)
+	wantBody(t, ctx, s, "cond/mp", []byte("got there first"))
+
+	cur, err := s.Stat(ctx, "cond/mp")
+	if err != nil {
+		t.Fatalf("stat: %v", err)
+	}
+	mp = startUpload(t, ctx, s, "cond/mp", store.PutOptions{IfMatch: cur.ETag}, "swapped")
+	if _, err := mp.Complete(ctx); err != nil {
+		t.Fatalf("completing an If-Match upload whose ETag still holds: %v", err)
+	}
+	wantBody(t, ctx, s, "cond/mp", []byte("swapped"))
+}
+
+// startUpload begins an upload of key with a single part holding body.
+func startUpload(t *testing.T, ctx context.Context, s store.Store, key string, opts store.PutOptions, body string) store.Multipart {
+	t.Helper()
+	mp, err := s.NewMultipart(ctx, key, opts)
+	if err != nil {
+		t.Fatalf("new multipart %q: %v", key, err)
+	}
+	if err := mp.UploadPart(ctx, 1, strings.NewReader(body), int64(len(body))); err != nil {
+		t.Fatalf("upload part of %q: %v", key, err)
+	}
+	return mp
+}
+
+// testMultipartAbort: an aborted upload leaves nothing visible, and
+// aborting twice is harmless.
+func testMultipartAbort(t *testing.T, s store.Store) {
+	ctx := testCtx(t)
+	part := randomData(4, store.MinPartSize)
+	mp, err := s.NewMultipart(ctx, "aborted", store.PutOptions{})
+	if err != nil {
+		t.Fatalf("new multipart: %v", err)
+	}
+	for n := 1; n <= 2; n++ {
+		if err := mp.UploadPart(ctx, n, bytes.NewReader(part), int64(len(part))); err != nil {
+			t.Fatalf("upload part %d: %v", n, err)
+		}
+	}
+	if err := mp.Abort(ctx); err != nil {
+		t.Fatalf("abort: %v", err)
+	}
+	if err := mp.Abort(ctx); err != nil {
+		t.Fatalf("second abort: %v", err)
+	}
+	wantGone(t, ctx, s, "aborted")
+	if l := listAll(t, ctx, s, store.ListOptions{}); len(l) != 0 {
+		t.Fatalf("after an abort the store lists %q", names(l))
+	}
+	if _, err := mp.Complete(ctx); err == nil {
+		t.Fatalf("completing an aborted upload succeeded")
+	}
+	wantGone(t, ctx, s, "aborted")
+	if n, err := s.AbortStaleUploads(ctx, "", 0); err != nil || n != 0 {
+		t.Fatalf("after the abort, AbortStaleUploads found %d uploads (err %v), want none", n, err)
+	}
+}
+
+// testAbortStale: AbortStaleUploads aborts old uploads under the prefix
+// only, and counts them.
+func testAbortStale(t *testing.T, s store.Store) {
+	ctx := testCtx(t)
+	stale := []store.Multipart{
+		startUpload(t, ctx, s, "stale/1", store.PutOptions{}, "one"),
+		startUpload(t, ctx, s, "stale/2", store.PutOptions{}, "two"),
+	}
+	other := startUpload(t, ctx, s, "other/1", store.PutOptions{}, "other")
+	if n, err := s.AbortStaleUploads(ctx, "stale/", time.Hour); err != nil || n != 0 {
+		t.Fatalf("AbortStaleUploads of uploads older than an hour: %d aborted (err %v), want 0", n, err)
+	}
+	// Let the uploads age; servers keep start times to the second.
+	time.Sleep(2 * time.Second)
+	n, err := s.AbortStaleUploads(ctx, "stale/", time.Second)
+	if err != nil || n != 2 {
+		t.Fatalf("AbortStaleUploads: %d aborted (err %v), want 2", n, err)
+	}
+	for _, mp := range stale {
+		if _, err := mp.Complete(ctx); err == nil {
+			t.Fatalf("an upload aborted as stale could still complete")
+		}
+	}
+	if _, err := other.Complete(ctx); err != nil {
+		t.Fatalf("the upload outside the prefix was aborted too: %v", err)
+	}
+	got := names(listAll(t, ctx, s, store.ListOptions{}))
+	if !slices.Equal(got, []string{"other/1"}) {
+		t.Fatalf("store lists %q, want just other/1", got)
+	}
+}
