@@ -261,4 +261,3 @@ func (s *Store) AbortStaleUploads(ctx context.Context, prefix string, olderThan 
 	}
 	return n, nil
 }
-
