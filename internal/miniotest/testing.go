@@ -146,7 +146,7 @@ func (s *Server) NewBucket(t testing.TB) string {
 		t.Fatalf("miniotest: creating bucket %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		if err := RemoveBucket(c, name); err != nil {
+		if err := s.removeBucket(c, name); err != nil {
 			if t.Failed() {
 				t.Logf("miniotest: %v", err) // likely a consequence of the failure
 			} else {
@@ -155,6 +155,21 @@ func (s *Server) NewBucket(t testing.TB) string {
 		}
 	})
 	return name
+}
+
+// removeBucket deletes a test bucket. On a MinIO of ours it force-deletes:
+// MinIO does not list a key "a/b" when "a" is an object too, so emptying
+// by listing can leave objects behind.
+func (s *Server) removeBucket(c *minio.Client, bucket string) error {
+	if s.external {
+		return RemoveBucket(c, bucket)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := c.RemoveBucketWithOptions(ctx, bucket, minio.RemoveBucketOptions{ForceDelete: true}); err != nil {
+		return fmt.Errorf("removing bucket %s: %w", bucket, err)
+	}
+	return nil
 }
 
 // RemoveBucket deletes every object and unfinished upload in a bucket, then

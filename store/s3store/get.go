@@ -32,8 +32,8 @@ func (s *Store) Get(ctx context.Context, key string, opts store.GetOptions) (io.
 	cctx, wd := newWatchdog(ctx, s.cfg.RequestTimeout)
 	body, info, hdr, err := s.core.GetObject(cctx, s.bucket, key, gopts)
 	if err != nil {
-		wd.stop()
 		err = wrapErr("get", key, ctx, cctx, err)
+		wd.stop()
 		if store.IsNotFound(err) || !isInvalidRange(err) {
 			return nil, store.Object{}, err
 		}

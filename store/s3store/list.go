@@ -98,34 +98,49 @@ func mergePage(res minio.ListBucketV2Result) iter.Seq[store.Object] {
 }
 
 // AbortStaleUploads aborts the multipart uploads under prefix started more
-// than olderThan ago.
+// than olderThan ago. MinIO lists uploads for an exact key or for the
+// whole bucket but returns none for a shorter prefix, so when the prefixed
+// listing finds nothing the whole bucket's uploads are listed and filtered.
 func (s *Store) AbortStaleUploads(ctx context.Context, prefix string, olderThan time.Duration) (int, error) {
 	cutoff := time.Now().Add(-olderThan)
-	aborted := 0
+	aborted, seen, err := s.abortStale(ctx, prefix, prefix, cutoff)
+	if err == nil && seen == 0 && prefix != "" {
+		aborted, _, err = s.abortStale(ctx, "", prefix, cutoff)
+	}
+	return aborted, err
+}
+
+// abortStale lists uploads with listPrefix and aborts those under prefix
+// started before cutoff; seen counts the uploads under prefix listed.
+func (s *Store) abortStale(ctx context.Context, listPrefix, prefix string, cutoff time.Time) (aborted, seen int, err error) {
 	keyMarker, idMarker := "", ""
 	for {
 		var res minio.ListMultipartUploadsResult
 		err := s.call(ctx, "abort-stale", prefix, func(ctx context.Context) (err error) {
-			res, err = s.core.ListMultipartUploads(ctx, s.bucket, prefix, keyMarker, idMarker, "", 1000)
+			res, err = s.core.ListMultipartUploads(ctx, s.bucket, listPrefix, keyMarker, idMarker, "", 1000)
 			return err
 		})
 		if err != nil {
-			return aborted, err
+			return aborted, seen, err
 		}
 		for _, up := range res.Uploads {
-			if !up.Initiated.Before(cutoff) || !strings.HasPrefix(up.Key, prefix) {
+			if !strings.HasPrefix(up.Key, prefix) {
+				continue
+			}
+			seen++
+			if !up.Initiated.Before(cutoff) {
 				continue
 			}
 			err := s.call(ctx, "abort-stale", up.Key, func(ctx context.Context) error {
 				return s.core.AbortMultipartUpload(ctx, s.bucket, up.Key, up.UploadID)
 			})
 			if err != nil && !store.IsNotFound(err) {
-				return aborted, err
+				return aborted, seen, err
 			}
 			aborted++
 		}
 		if !res.IsTruncated {
-			return aborted, nil
+			return aborted, seen, nil
 		}
 		keyMarker, idMarker = res.NextKeyMarker, res.NextUploadIDMarker
 	}
