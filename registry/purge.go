@@ -17,8 +17,9 @@ const (
 	StepPurgeData  = "purge.data"  // data and leases deleted, trash record kept
 )
 
-// purgeBatch is how many keys one DeleteMany gets (S3's per-request max).
-const purgeBatch = 1000
+// defaultPurgeBatch is how many keys one DeleteMany gets (S3's
+// per-request max).
+const defaultPurgeBatch = 1000
 
 // Purge removes the data and leases of every deleted entry still in the
 // trash, then drops its trash record. It is what Delete starts in the
@@ -123,7 +124,7 @@ func (r *Registry) deletePass(ctx context.Context, s store.Store, prefix string,
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	n := 0
-	batch := make([]string, 0, purgeBatch)
+	batch := make([]string, 0, r.purgeBatch)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -145,7 +146,7 @@ func (r *Registry) deletePass(ctx context.Context, s store.Store, prefix string,
 			return n, err
 		}
 		batch = append(batch, obj.Key)
-		if len(batch) == purgeBatch {
+		if len(batch) == r.purgeBatch {
 			if err := flush(); err != nil {
 				return n, err
 			}

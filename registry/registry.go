@@ -63,8 +63,9 @@ type Registry struct {
 	purgeMu  sync.Mutex
 	purging  map[string]bool // trash ids with a background purge running
 
-	hook func(step string) bool // tests: true simulates a crash at step
-	now  func() time.Time
+	hook       func(step string) bool // tests: true simulates a crash at step
+	now        func() time.Time
+	purgeBatch int // keys per DeleteMany
 }
 
 // New checks cfg and returns a Registry. It does no I/O: the daemon must
@@ -104,6 +105,8 @@ func New(cfg Config) (*Registry, error) {
 		leases:  map[string]*hostLease{},
 		purging: map[string]bool{},
 		now:     time.Now,
+
+		purgeBatch: defaultPurgeBatch,
 	}
 	r.bgCtx, r.bgCancel = context.WithCancel(context.Background())
 	return r, nil

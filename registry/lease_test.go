@@ -1,0 +1,125 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestLeaseBlocksDelete: a delete is refused while another host holds a
+// lease, naming it; allowed once the lease is released, or once it expires
+// after the holder dies.
+func TestLeaseBlocksDelete(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := ctxT(t)
+		a, b := e.registry("host-a"), e.registry("host-b")
+		for _, n := range []string{"v1", "v2"} {
+			if _, _, err := a.Create(ctx, Spec{Name: n}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l1, err := a.Acquire(ctx, "v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l1b, err := a.Acquire(ctx, "v1") // a second mount on the same host
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = b.Delete(ctx, "v1")
+		if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), `host "host-a" (2 mount(s))`) {
+			t.Fatalf("delete of a leased volume: %v", err)
+		}
+		if v, _ := b.Get(ctx, "v1"); v.State != StateReady {
+			t.Fatalf("refused delete left state %s", v.State)
+		}
+		// The lease outlives several TTLs thanks to the heartbeat.
+		time.Sleep(3 * a.LeaseTTL())
+		if err := b.Delete(ctx, "v1"); !errors.Is(err, ErrInUse) {
+			t.Fatalf("delete after 3 TTLs of heartbeats: %v", err)
+		}
+		if err := l1.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Delete(ctx, "v1"); !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "(1 mount(s))") {
+			t.Fatalf("delete with one mount left: %v", err)
+		}
+		if err := l1b.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := l1b.Release(ctx); err != nil { // twice is harmless
+			t.Fatal(err)
+		}
+		if err := b.Delete(ctx, "v1"); err != nil {
+			t.Fatalf("delete after release: %v", err)
+		}
+
+		// Host a dies holding a lease on v2: its heartbeat stops, and once
+		// the TTL has passed the delete goes through.
+		if _, err := a.Acquire(ctx, "v2"); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Delete(ctx, "v2"); !errors.Is(err, ErrInUse) {
+			t.Fatalf("delete of v2 while leased: %v", err)
+		}
+		a.Close()
+		deadline := time.Now().Add(5 * a.LeaseTTL())
+		for {
+			err := b.Delete(ctx, "v2")
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrInUse) || time.Now().After(deadline) {
+				t.Fatalf("delete after the holder died: %v", err)
+			}
+			time.Sleep(a.LeaseTTL() / 4)
+		}
+		b.Close() // let the background purges finish
+		checkConsistent(t, e, b)
+	})
+}
+
+// TestAcquireDeleteRace: a mount and a delete of the same volume race on
+// two hosts; they never both succeed.
+func TestAcquireDeleteRace(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := ctxT(t)
+		a, b := e.registry("host-a"), e.registry("host-b")
+		outcomes := map[string]int{}
+		for i := range 20 {
+			name := fmt.Sprintf("v%d", i)
+			if _, _, err := a.Create(ctx, Spec{Name: name}); err != nil {
+				t.Fatal(err)
+			}
+			var lease *Lease
+			var acqErr, delErr error
+			var wg sync.WaitGroup
+			wg.Go(func() { lease, acqErr = a.Acquire(ctx, name) })
+			wg.Go(func() { delErr = b.Delete(ctx, name) })
+			wg.Wait()
+			switch {
+			case acqErr == nil && delErr == nil:
+				t.Fatalf("%s: both the mount and the delete succeeded", name)
+			case acqErr == nil:
+				if !errors.Is(delErr, ErrInUse) && !errors.Is(delErr, ErrConflict) {
+					t.Fatalf("%s: delete: %v", name, delErr)
+				}
+				outcomes["mounted"]++
+				if err := lease.Release(ctx); err != nil {
+					t.Fatal(err)
+				}
+			case delErr == nil:
+				if !errors.Is(acqErr, ErrNotFound) && !errors.Is(acqErr, ErrConflict) {
+					t.Fatalf("%s: acquire: %v", name, acqErr)
+				}
+				outcomes["deleted"]++
+			default:
+				outcomes["both refused"]++
+			}
+		}
+		t.Logf("outcomes: %v", outcomes)
+	})
+}
