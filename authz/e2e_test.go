@@ -1,0 +1,177 @@
+package authz
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+	"github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/s3vol/s3vol/internal/dockertest"
+	"github.com/s3vol/s3vol/internal/testenv"
+	"github.com/s3vol/s3vol/mountpath"
+)
+
+// legacyPluginDir is where dockerd discovers legacy plugins' sockets; the
+// path is fixed, so the test's plugin name carries the pid to stay apart
+// from other engines and test runs on the machine.
+const legacyPluginDir = "/run/docker/plugins"
+
+// TestDockerEndToEnd runs a real dockerd with the plugin enabled
+// (--authorization-plugin) against one socket serving both a volume driver
+// and the plugin under the same name, then restarts it without the plugin.
+func TestDockerEndToEnd(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.NeedCommand(t, "dockerd", "docker.io")
+	testenv.NeedCommand(t, dockerCLI(), "docker.io")
+
+	name := fmt.Sprintf("s3vol-authz-test-%d", os.Getpid())
+	dir := t.TempDir()
+	driver := newFolderDriver(filepath.Join(dir, "volumes"))
+	log, hook := test.NewNullLogger()
+	log.SetLevel(logrus.DebugLevel)
+	if err := os.MkdirAll(legacyPluginDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	serveCombined(t, filepath.Join(legacyPluginDir, name+".sock"), New(driver.Has, log, WithDriverName(name)), driver)
+
+	engine, err := newDockerd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("dockerd log, last lines:\n%s", engine.logTail(30))
+			for _, e := range hook.AllEntries() {
+				t.Logf("plugin log: %s %s %v", e.Level, e.Message, e.Data)
+			}
+		}
+		if err := engine.remove(); err != nil {
+			t.Errorf("stopping dockerd: %v", err)
+		}
+	})
+	if err := engine.start("--authorization-plugin=" + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("S3VOL_TEST_DOCKER_HOST", engine.host())
+	d := dockertest.Shared(t)
+
+	d.Must(t, "volume", "create", "--driver", name, "myvol")
+	d.Must(t, "volume", "create", "localvol")
+	if !driver.Has("myvol") || driver.Has("localvol") {
+		t.Fatalf("the driver's registry is wrong: myvol=%v localvol=%v", driver.Has("myvol"), driver.Has("localvol"))
+	}
+
+	t.Run("enabled", func(t *testing.T) { checkEnabled(t, d, name, driver) })
+	if t.Failed() {
+		return
+	}
+	// Without --authorization-plugin the same engine, data and driver
+	// behave as if the plugin did not exist.
+	if err := engine.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.start(); err != nil {
+		t.Fatal(err)
+	}
+	hook.Reset()
+	t.Run("disabled", func(t *testing.T) { checkDisabled(t, d, name, driver) })
+	if n := len(hook.AllEntries()); n != 0 {
+		t.Errorf("the plugin logged %d entries while dockerd ran without it", n)
+	}
+}
+
+func checkEnabled(t *testing.T, d *dockertest.Docker, name string, driver *folderDriver) {
+	run := []string{"run", "--rm", "--network", "none"}
+	denied := func(msg string, args ...string) {
+		t.Helper()
+		_, stderr, err := d.Run(t, args...)
+		want := "authorization denied by plugin " + name + ": " + msg
+		if err == nil || !strings.Contains(stderr, want) {
+			t.Errorf("docker %s: err=%v, stderr %q; want a refusal containing %q", strings.Join(args, " "), err, stderr, want)
+		}
+	}
+
+	denied(`s3vol volume "myvol": `+mountpath.Check("/proc/x").Error(),
+		append(run, "-v", "myvol:/proc/x", d.Image, "true")...)
+	denied(`s3vol volume "myvol": `+mountpath.Check("/etc").Error(),
+		append(run, "--mount", "type=volume,src=myvol,dst=/etc", d.Image, "true")...)
+	denied(`s3vol volume "fresh": `+mountpath.Check("/data/../sys").Error(),
+		append(run, "--volume-driver", name, "-v", "fresh:/data/../sys", d.Image, "true")...)
+	denied(`anonymous s3vol volume: `+mountpath.Check("//dev").Error(),
+		append(run, "--mount", "type=volume,dst=//dev,volume-driver="+name, d.Image, "true")...)
+	if driver.Has("fresh") {
+		t.Error("a refused create still made the volume \"fresh\"")
+	}
+
+	// An s3vol volume at a sane path works, and really is the driver's.
+	d.Must(t, append(run, "-v", "myvol:/home/app/data", d.Image, "sh", "-c", "echo kept > /home/app/data/f")...)
+	if b, err := os.ReadFile(filepath.Join(driver.dir("myvol"), "f")); err != nil || string(b) != "kept\n" {
+		t.Errorf("the container's file in the driver's folder: %q, %v", b, err)
+	}
+	// Other drivers' volumes and bind mounts pass untouched.
+	d.Must(t, append(run, "-v", "localvol:/etc/foo", d.Image, "true")...)
+	d.Must(t, append(run, "--mount", "type=volume,src=localvol,dst=/etc/foo", d.Image, "true")...)
+	d.Must(t, append(run, "-v", t.TempDir()+":/etc/foo", d.Image, "true")...)
+
+	// Compose creates the volume with the s3vol driver, then the container;
+	// the short volume syntax becomes Binds, the long one Mounts.
+	for _, c := range []struct{ entry, target string }{
+		{"data:/proc/x", "/proc/x"},
+		{"{type: volume, source: data, target: /etc}", "/etc"},
+	} {
+		project := composeProject(t, name, c.entry)
+		_, stderr, err := d.Compose(t, project, "-p", "bad", "up", "--no-start")
+		d.Compose(t, project, "-p", "bad", "down", "-v")
+		want := "authorization denied by plugin " + name + `: s3vol volume "bad_data": ` + mountpath.Check(c.target).Error()
+		if err == nil || !strings.Contains(stderr, want) {
+			t.Errorf("docker-compose up with %s: err=%v, stderr %q; want %q", c.entry, err, stderr, want)
+		}
+	}
+	if driver.Has("bad_data") {
+		t.Error("compose down -v left the volume bad_data in the driver")
+	}
+}
+
+func checkDisabled(t *testing.T, d *dockertest.Docker, name string, driver *folderDriver) {
+	// /proc/x is only created (runc refuses mounts inside /proc at start);
+	// what matters is that dockerd accepts the request.
+	id := d.Must(t, "create", "--network", "none", "-v", "myvol:/proc/x", d.Image, "true")
+	d.Must(t, "rm", "-f", id)
+	d.Must(t, "run", "--rm", "--network", "none", "--mount", "type=volume,src=myvol,dst=/etc", d.Image, "true")
+	d.Must(t, "run", "--rm", "--network", "none", "-v", "myvol:/home/app/data", d.Image, "cat", "/home/app/data/f")
+	d.Must(t, "run", "--rm", "--network", "none", "-v", "localvol:/etc/foo", d.Image, "true")
+
+	for _, entry := range []string{"data:/proc/x", "{type: volume, source: data, target: /etc}"} {
+		project := composeProject(t, name, entry)
+		d.MustCompose(t, project, "-p", "bad", "up", "--no-start")
+		d.MustCompose(t, project, "-p", "bad", "down", "-v")
+	}
+}
+
+// composeProject writes a compose file whose service mounts the volume
+// "data", of the test's driver, as the given compose volume entry, and
+// returns its folder.
+func composeProject(t *testing.T, driver, entry string) string {
+	t.Helper()
+	dir := t.TempDir()
+	compose := `version: "2.4"
+services:
+  app:
+    image: ` + dockertest.ImageName + `
+    network_mode: none
+    command: ["true"]
+    volumes:
+      - ` + entry + `
+volumes:
+  data:
+    driver: ` + driver + `
+`
+	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

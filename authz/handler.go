@@ -1,0 +1,85 @@
+package authz
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+
+	"github.com/docker/go-plugins-helpers/authorization"
+	"github.com/docker/go-plugins-helpers/sdk"
+)
+
+// Manifest is the /Plugin.Activate answer of a socket that serves both the
+// volume driver and this authorization plugin. dockerd activates a legacy
+// plugin once per name and checks the interface it needs against this
+// list, so one socket must announce both.
+const Manifest = `{"Implements": ["VolumeDriver", "authz"]}`
+
+// maxEnvelope bounds the JSON dockerd sends per call: it forwards request
+// and response bodies only below 1 MiB each, base64-encoded.
+const maxEnvelope = 8 << 20
+
+// Registrar is what Register adds its routes to. *volume.Handler (through
+// its embedded sdk.Handler), sdk.Handler and *http.ServeMux all fit.
+type Registrar interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
+// Register serves p on the volume driver's socket. It adds the two
+// authorization endpoints and answers POST /Plugin.Activate with Manifest:
+//
+//	h := volume.NewHandler(driver)
+//	authz.Register(h, authz.New(registry.Has, log))
+//	h.ServeUnix("s3vol", 0)
+//
+// volume.NewHandler already routes "/Plugin.Activate" (any method) to a
+// manifest naming only VolumeDriver; the "POST /Plugin.Activate" pattern
+// added here is more specific, so net/http's ServeMux (Go 1.22 patterns)
+// prefers it for the POST dockerd sends. Under GODEBUG=httpmuxgo121=1 the
+// override would not match and dockerd would refuse the authz plugin; a
+// mux that already routes "POST /Plugin.Activate" makes Register panic.
+func Register(mux Registrar, p *Plugin) {
+	mux.HandleFunc("POST /Plugin.Activate", serveManifest)
+	mux.HandleFunc("/"+authorization.AuthZApiRequest, p.serveDecision(p.AuthZReq))
+	mux.HandleFunc("/"+authorization.AuthZApiResponse, p.serveDecision(p.AuthZRes))
+}
+
+var _ Registrar = sdk.Handler{}
+
+func serveManifest(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", sdk.DefaultContentTypeV1_1)
+	io.WriteString(w, Manifest+"\n")
+}
+
+// envelope is the part of dockerd's authorization request the plugin
+// reads. Decoding only these fields keeps the TLS peer certificates, which
+// the library's Request type parses (and can panic on), out of the way.
+type envelope struct {
+	User           string `json:"User"`
+	RequestMethod  string `json:"RequestMethod"`
+	RequestURI     string `json:"RequestUri"`
+	RequestBody    []byte `json:"RequestBody"`
+	ResponseStatus int    `json:"ResponseStatusCode"`
+}
+
+// serveDecision decodes dockerd's call, asks decide and encodes the answer.
+// An envelope that cannot be read is allowed and logged: refusing it would
+// refuse every Docker API call over a protocol mismatch.
+func (p *Plugin) serveDecision(decide func(authorization.Request) authorization.Response) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var env envelope
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxEnvelope)).Decode(&env); err != nil {
+			p.log.WithError(err).WithField("endpoint", r.URL.Path).Error("authz: unreadable call from dockerd; allowed")
+			sdk.EncodeResponse(w, allow(), false)
+			return
+		}
+		res := decide(authorization.Request{
+			User:               env.User,
+			RequestMethod:      env.RequestMethod,
+			RequestURI:         env.RequestURI,
+			RequestBody:        env.RequestBody,
+			ResponseStatusCode: env.ResponseStatus,
+		})
+		sdk.EncodeResponse(w, res, res.Err != "")
+	}
+}
