@@ -77,7 +77,9 @@ func TestLeaseBlocksDelete(t *testing.T) {
 			}
 			time.Sleep(a.LeaseTTL() / 4)
 		}
-		b.Close() // let the background purges finish
+		if _, err := b.Purge(ctx); err != nil { // do now what the background does
+			t.Fatal(err)
+		}
 		checkConsistent(t, e, b)
 	})
 }
