@@ -170,6 +170,15 @@ type entry struct {
 	isDir bool
 }
 
+// isObjectName and isDirName tell an entry's kind from its suffix alone.
+func isObjectName(n string) bool {
+	return strings.HasSuffix(n, suffixObject) || strings.HasSuffix(n, suffixLongObject)
+}
+
+func isDirName(n string) bool {
+	return strings.HasSuffix(n, suffixDir) || strings.HasSuffix(n, suffixLongDir)
+}
+
 // decodeEntry turns a file name of the key tree back into its component.
 // ok is false for names the tree never holds (left there by hand).
 func (s *Store) decodeEntry(name string) (e entry, ok bool, err error) {

@@ -194,18 +194,14 @@ func (l *lister) holdsObject(dir string) (bool, error) {
 			return false, fmt.Errorf("reading %s: %w", dir, err)
 		}
 		for _, n := range names {
-			e, ok, err := l.s.decodeEntry(n)
-			if err != nil {
-				return false, err
-			}
-			if !ok {
-				continue
-			}
-			if !e.isDir {
+			// Suffixes tell objects from directories: no need to decode.
+			switch {
+			case isObjectName(n):
 				return true, nil
-			}
-			if ok, err := l.holdsObject(dir + "/" + n); ok || err != nil {
-				return ok, err
+			case isDirName(n):
+				if ok, err := l.holdsObject(dir + "/" + n); ok || err != nil {
+					return ok, err
+				}
 			}
 		}
 	}

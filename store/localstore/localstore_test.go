@@ -10,7 +10,12 @@ import (
 
 func newStore(t *testing.T) *localstore.Store {
 	t.Helper()
-	s, err := localstore.New(t.TempDir())
+	return newStoreIn(t, t.TempDir())
+}
+
+func newStoreIn(t *testing.T, dir string) *localstore.Store {
+	t.Helper()
+	s, err := localstore.New(dir)
 	if err != nil {
 		t.Fatalf("new store: %v", err)
 	}

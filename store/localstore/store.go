@@ -193,6 +193,11 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err := checkKey("put", key); err != nil {
 		return store.Object{}, err
 	}
+	// Fail a hopeless conditional write before reading its data; the
+	// check that counts is the one under the lock in commit.
+	if err := s.checkCondition(key, pathOf(key), opts); err != nil {
+		return store.Object{}, wrapErr("put", key, err)
+	}
 	t, err := s.newTemp()
 	if err != nil {
 		return store.Object{}, wrapErr("put", key, err)
@@ -276,7 +281,7 @@ func (s *Store) commit(ctx context.Context, key string, t *tempFile, opts store.
 	// rename; then we make it again. Each retry needs a concurrent prune
 	// of a directory our file is not in yet, so this ends quickly.
 	for attempt := 0; ; attempt++ {
-		if err := s.root.MkdirAll(kp.dir, 0o700); err != nil {
+		if err := s.mkdirs(kp.dir); err != nil {
 			return fmt.Errorf("creating the object's folder: %w", err)
 		}
 		err := s.root.Rename(t.path, kp.file)
@@ -289,6 +294,30 @@ func (s *Store) commit(ctx context.Context, key string, t *tempFile, opts store.
 	}
 	t.done = true
 	return s.syncDir(kp.dir)
+}
+
+// mkdirs creates dir and its missing parents, syncing the parent of each
+// directory it creates so that a committed object's path survives a crash.
+func (s *Store) mkdirs(dir string) error {
+	if fi, err := s.root.Stat(dir); err == nil && fi.IsDir() {
+		return nil
+	}
+	for i := len(objectsDir); i <= len(dir); i++ {
+		if i < len(dir) && dir[i] != '/' {
+			continue
+		}
+		err := s.root.Mkdir(dir[:i], 0o700)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.syncDir(dir[:strings.LastIndexByte(dir[:i], '/')]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkCondition enforces IfNoneMatch and IfMatch; the caller holds the

@@ -29,14 +29,14 @@ func testList(t *testing.T, s store.Store) {
 	for _, prefix := range prefixes {
 		for _, delim := range []string{"", "/"} {
 			for _, start := range starts {
-				want, ok := modelList(listKeys, prefix, delim, start)
+				want, ok := ExpectedList(listKeys, store.ListOptions{Prefix: prefix, Delimiter: delim, StartAfter: start})
 				if !ok {
-					continue // a case where S3 servers differ (see modelList)
+					continue // a case where S3 servers differ (see ExpectedList)
 				}
 				for _, page := range []int{0, 2} {
 					opts := store.ListOptions{Prefix: prefix, Delimiter: delim, StartAfter: start, PageSize: page}
 					got := listAll(t, ctx, s, opts)
-					if g := names(got); !slices.Equal(g, want) {
+					if g := Names(got); !slices.Equal(g, want) {
 						t.Errorf("list %+v:\n got %q\nwant %q", opts, g, want)
 					}
 					checkListed(t, got)
@@ -46,10 +46,13 @@ func testList(t *testing.T, s store.Store) {
 	}
 }
 
-// modelList is S3's listing rule. With a delimiter and a StartAfter that
-// falls inside a common prefix, servers disagree on whether that prefix is
-// listed again; ok is false for those cases.
-func modelList(keys []string, prefix, delim, start string) (out []string, ok bool) {
+// ExpectedList is what listing keys with opts must return, by S3's rules,
+// in the notation of Names. With a delimiter and a StartAfter that falls
+// inside a common prefix, S3 servers disagree on whether that prefix is
+// listed again: ExpectedList then answers that it is not (the reading that
+// lets a caller resume a listing from its last entry) and ok is false.
+func ExpectedList(keys []string, opts store.ListOptions) (want []string, ok bool) {
+	prefix, delim, start := opts.Prefix, opts.Delimiter, opts.StartAfter
 	sorted := slices.Sorted(slices.Values(keys))
 	var byItem, byKey []string // the two readings of StartAfter
 	for _, k := range sorted {
@@ -70,8 +73,8 @@ func modelList(keys []string, prefix, delim, start string) (out []string, ok boo
 	return byItem, slices.Equal(byItem, byKey)
 }
 
-// names renders a listing like modelList does.
-func names(objs []store.Object) []string {
+// Names renders a listing as keys, with "P:" before common prefixes.
+func Names(objs []store.Object) []string {
 	var out []string
 	for _, o := range objs {
 		if o.IsPrefix {
@@ -150,13 +153,13 @@ func testListMany(t *testing.T, s store.Store) {
 		{Prefix: "many/", Delimiter: "/", PageSize: 300},
 		{Prefix: "many/", StartAfter: "many/0050"},
 	} {
-		want, _ := modelList(keys, opts.Prefix, opts.Delimiter, opts.StartAfter)
-		got := names(listAll(t, ctx, s, opts))
+		want, _ := ExpectedList(keys, opts)
+		got := Names(listAll(t, ctx, s, opts))
 		if len(want) <= 1000 || !slices.Equal(got, want) {
 			t.Errorf("list %+v: got %d entries, want %d (over 1000); first difference at %d", opts, len(got), len(want), firstDiff(got, want))
 		}
 	}
-	top := names(listAll(t, ctx, s, store.ListOptions{Delimiter: "/"}))
+	top := Names(listAll(t, ctx, s, store.ListOptions{Delimiter: "/"}))
 	if !slices.Equal(top, []string{"P:many/"}) {
 		t.Errorf("top-level delimited listing: got %q, want [P:many/]", top)
 	}

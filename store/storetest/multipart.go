@@ -68,7 +68,7 @@ func testMultipartAbort(t *testing.T, s store.Store) {
 	}
 	wantGone(t, ctx, s, "aborted")
 	if l := listAll(t, ctx, s, store.ListOptions{}); len(l) != 0 {
-		t.Fatalf("after an abort the store lists %q", names(l))
+		t.Fatalf("after an abort the store lists %q", Names(l))
 	}
 	if _, err := mp.Complete(ctx); err == nil {
 		t.Fatalf("completing an aborted upload succeeded")
@@ -105,7 +105,7 @@ func testAbortStale(t *testing.T, s store.Store) {
 	if _, err := other.Complete(ctx); err != nil {
 		t.Fatalf("the upload outside the prefix was aborted too: %v", err)
 	}
-	got := names(listAll(t, ctx, s, store.ListOptions{}))
+	got := Names(listAll(t, ctx, s, store.ListOptions{}))
 	if !slices.Equal(got, []string{"other/1"}) {
 		t.Fatalf("store lists %q, want just other/1", got)
 	}

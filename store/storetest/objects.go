@@ -127,7 +127,7 @@ func testDeleteMany(t *testing.T, s store.Store) {
 	if err := s.DeleteMany(ctx, append(keys, "del/missing", "missing")); err != nil {
 		t.Fatalf("delete many: %v", err)
 	}
-	left := names(listAll(t, ctx, s, store.ListOptions{}))
+	left := Names(listAll(t, ctx, s, store.ListOptions{}))
 	if len(left) != 1 || left[0] != "keep" {
 		t.Fatalf("after deleting 2500 keys the store lists %d keys (first %q), want just \"keep\"", len(left), left[:min(len(left), 3)])
 	}
