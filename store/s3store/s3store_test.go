@@ -45,3 +45,5 @@ func ctxT(t testing.TB) context.Context {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) })
 }
+
+func sharedSrv(t testing.TB) *miniotest.Server { return miniotest.Shared(t) }
