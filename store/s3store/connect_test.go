@@ -60,7 +60,7 @@ func TestNewUnreachableEndpoint(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	for _, cfg := range []Config{
-		{Endpoint: "127.0.0.1:9000"},                                  // no bucket
+		{Endpoint: "127.0.0.1:9000"},                                 // no bucket
 		{Endpoint: "127.0.0.1:9000", Bucket: "b", AccessKey: "only"}, // half the keys
 		{Endpoint: "127.0.0.1:9000", Bucket: "b", Lookup: "sideways"},
 		{Endpoint: "ftp://127.0.0.1:9000", Bucket: "b"},
