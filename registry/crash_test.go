@@ -97,7 +97,8 @@ func TestCrashDuringDelete(t *testing.T) {
 				victim, _ := dying.Get(ctx, "victim")
 				crashAt(dying, step)
 				err := dying.Delete(ctx, "victim")
-				dying.Close() // waits for the background purge, which crashes
+				dying.purgeWG.Wait() // the background purge runs to its crash
+				dying.Close()
 				if step == StepDeleteMarked || step == StepDeleteRemoved {
 					if !isCrash(err) {
 						t.Fatalf("delete did not crash: %v", err)

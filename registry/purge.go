@@ -53,8 +53,10 @@ func (r *Registry) purgeInBackground(tr trashRecord) {
 	}
 	r.purging[tr.ID] = true
 	r.bg.Add(1)
+	r.purgeWG.Add(1)
 	go func() {
 		defer r.bg.Done()
+		defer r.purgeWG.Done()
 		defer func() {
 			r.purgeMu.Lock()
 			delete(r.purging, tr.ID)

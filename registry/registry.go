@@ -59,7 +59,8 @@ type Registry struct {
 
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
-	bg       sync.WaitGroup
+	bg       sync.WaitGroup // heartbeats and purges
+	purgeWG  sync.WaitGroup // purges only
 	purgeMu  sync.Mutex
 	purging  map[string]bool // trash ids with a background purge running
 
