@@ -277,19 +277,21 @@ func (s *Store) commit(ctx context.Context, key string, t *tempFile, opts store.
 	if err := s.checkCondition(key, kp, opts); err != nil {
 		return err
 	}
-	// A Delete may prune the parent directory between our mkdir and our
-	// rename; then we make it again. Each retry needs a concurrent prune
+	// A Delete may prune a directory on our path between our mkdir and our
+	// rename (ENOENT); then we make it again. Each retry needs a concurrent prune
 	// of a directory our file is not in yet, so this ends quickly.
 	for attempt := 0; ; attempt++ {
-		if err := s.mkdirs(kp.dir); err != nil {
-			return fmt.Errorf("creating the object's folder: %w", err)
+		err := s.mkdirs(kp.dir)
+		if err != nil {
+			err = fmt.Errorf("creating the object's folder: %w", err)
+		} else if err = s.root.Rename(t.path, kp.file); err != nil {
+			err = fmt.Errorf("moving the object into place: %w", err)
 		}
-		err := s.root.Rename(t.path, kp.file)
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, fs.ErrNotExist) || attempt >= 100 {
-			return fmt.Errorf("moving the object into place: %w", err)
+			return err
 		}
 	}
 	t.done = true
