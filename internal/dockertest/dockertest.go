@@ -80,6 +80,33 @@ func Shared(t testing.TB) *Docker {
 	return d
 }
 
+// Private starts an engine of the test's own, stopped when the test ends:
+// for tests that need two Docker hosts. It skips like Shared; it is
+// unavailable (skips) when S3VOL_TEST_DOCKER_HOST points at an external
+// engine, since a second external engine cannot be had.
+func Private(t testing.TB) *Docker {
+	t.Helper()
+	if os.Getenv("S3VOL_TEST_DOCKER_HOST") != "" {
+		t.Skip("needs a second Docker engine, which the harness cannot start while S3VOL_TEST_DOCKER_HOST is set")
+	}
+	testenv.NeedRoot(t)
+	testenv.NeedCommand(t, "dockerd", "docker.io")
+	testenv.NeedCommand(t, dockerCLI(), "docker.io")
+	d, err := start("")
+	if err != nil {
+		t.Fatalf("dockertest: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("private dockerd log (%s), last lines:\n%s", d.daemon.logPath, tail(d.daemon.logPath, 40))
+		}
+		if err := d.daemon.stop(); err != nil {
+			t.Errorf("dockertest: stopping the private engine: %v", err)
+		}
+	})
+	return d
+}
+
 // Main runs the package's tests and then stops the engine Shared started, so
 // no dockerd outlives the test binary. Use it as os.Exit(dockertest.Main(m)).
 func Main(m *testing.M) int {

@@ -59,3 +59,22 @@ services:
 		t.Fatalf("compose logs %q lack the service's output", logs)
 	}
 }
+
+// A private engine is a second host: it does not see the shared engine's
+// volumes.
+func TestPrivateEngineIsSeparate(t *testing.T) {
+	d := Shared(t)
+	vol := "dockertest-private-check"
+	d.Must(t, "volume", "create", vol)
+	t.Cleanup(func() { d.Run(t, "volume", "rm", "-f", vol) })
+	p := Private(t)
+	if p.Host == d.Host {
+		t.Fatalf("private engine shares the shared engine's socket %s", p.Host)
+	}
+	if out := p.Must(t, "volume", "ls", "-q"); strings.Contains(out, vol) {
+		t.Fatalf("private engine lists the shared engine's volume: %q", out)
+	}
+	if out := p.Must(t, "run", "--rm", "--network", "none", p.Image, "echo", "second"); out != "second" {
+		t.Fatalf("private engine's container printed %q", out)
+	}
+}
