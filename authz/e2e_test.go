@@ -2,6 +2,8 @@ package authz
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +68,7 @@ func TestDockerEndToEnd(t *testing.T) {
 	}
 
 	t.Run("enabled", func(t *testing.T) { checkEnabled(t, d, name, driver) })
+	t.Run("legacy start", func(t *testing.T) { checkLegacyStart(t, d, engine, name) })
 	if t.Failed() {
 		return
 	}
@@ -133,6 +136,33 @@ func checkEnabled(t *testing.T, d *dockertest.Docker, name string, driver *folde
 	}
 	if driver.Has("bad_data") {
 		t.Error("compose down -v left the volume bad_data in the driver")
+	}
+}
+
+// checkLegacyStart sends what only old clients send: a start request of
+// API 1.23 carrying the container's HostConfig, binds included.
+func checkLegacyStart(t *testing.T, d *dockertest.Docker, engine *dockerd, name string) {
+	api := newPluginClient(engine.socket()) // a plain HTTP client over a unix socket
+	start := func(binds string) (int, string) {
+		id := d.Must(t, "create", "--network", "none", d.Image, "true")
+		t.Cleanup(func() { d.Run(t, "rm", "-f", id) })
+		res, err := api.c.Post("http://docker/v1.23/containers/"+id+"/start", "application/json",
+			strings.NewReader(`{"NetworkMode": "none", "Binds": [`+binds+`]}`))
+		if err != nil {
+			t.Fatalf("starting %s with API 1.23: %v", id, err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	status, body := start(`"myvol:/etc/app"`)
+	// API 1.23 errors are plain text, not JSON.
+	want := "authorization denied by plugin " + name + `: s3vol volume "myvol": ` + mountpath.Check("/etc/app").Error()
+	if status != http.StatusForbidden || !strings.Contains(body, want) {
+		t.Errorf("API 1.23 start with myvol:/etc/app: %d %s; want 403 containing %s", status, body, want)
+	}
+	if status, body := start(`"myvol:/srv/app"`); status != http.StatusNoContent {
+		t.Errorf("API 1.23 start with myvol:/srv/app: %d %s; want 204", status, body)
 	}
 }
 

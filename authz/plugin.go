@@ -53,22 +53,18 @@ func New(isS3vol func(name string) bool, log logrus.FieldLogger, opts ...Option)
 	return p
 }
 
-// AuthZReq decides a request before dockerd runs it. Only container creates
-// are examined; a body the plugin cannot read is allowed, since judging it
-// is dockerd's job, and logged.
+// AuthZReq decides a request before dockerd runs it. Only requests that
+// can mount volumes are examined; a body the plugin cannot read is allowed,
+// since judging it is dockerd's job, and logged.
 func (p *Plugin) AuthZReq(req authorization.Request) authorization.Response {
-	if !isContainerCreate(req.RequestMethod, req.RequestURI) {
+	kind := classify(req.RequestMethod, req.RequestURI)
+	if kind == otherRequest {
 		return allow()
 	}
 	log := p.log.WithFields(logrus.Fields{"uri": req.RequestURI, "user": req.User})
-	if len(req.RequestBody) == 0 {
-		// dockerd forwards no body when it is chunked or 1 MiB or more.
-		log.Warn("authz: container create without a visible body; allowed unchecked")
-		return allow()
-	}
-	mounts, err := volumeMounts(req.RequestBody)
+	mounts, err := p.mounts(kind, req.RequestBody, log)
 	if err != nil {
-		log.WithError(err).Warn("authz: unreadable container-create body; allowed unchecked")
+		log.WithError(err).Warn("authz: unreadable request body; allowed unchecked")
 		return allow()
 	}
 	for _, m := range mounts {
@@ -77,11 +73,25 @@ func (p *Plugin) AuthZReq(req authorization.Request) authorization.Response {
 		}
 		if err := mountpath.Check(m.Target); err != nil {
 			log.WithFields(logrus.Fields{"volume": m.Name, "target": m.Target, "from": m.Origin, "rule": ruleOf(err)}).
-				Info("authz: container create refused: s3vol volume at a forbidden path")
+				Info("authz: request refused: s3vol volume at a forbidden path")
 			return authorization.Response{Allow: false, Msg: denial(m, err)}
 		}
 	}
 	return allow()
+}
+
+func (p *Plugin) mounts(kind requestKind, body []byte, log logrus.FieldLogger) ([]volumeMount, error) {
+	if len(body) == 0 {
+		if kind == containerCreate {
+			// dockerd forwards no body when it is chunked or 1 MiB or more.
+			log.Warn("authz: container create without a visible body; allowed unchecked")
+		}
+		return nil, nil // a start without a body is the normal case
+	}
+	if kind == legacyStart {
+		return legacyStartMounts(body)
+	}
+	return volumeMounts(body)
 }
 
 // AuthZRes decides a response after dockerd ran the request: always

@@ -3,33 +3,9 @@ package authz
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"path"
-	"regexp"
 	"strings"
 )
-
-// versionPrefix matches the API version dockerd's router accepts in front
-// of every endpoint, as in /v1.41/containers/create.
-var versionPrefix = regexp.MustCompile(`^/v[0-9.]+/`)
-
-// isContainerCreate reports whether an API request creates a container:
-// POST /containers/create, with or without a version prefix, with any
-// query string (?name=...).
-func isContainerCreate(method, requestURI string) bool {
-	if method != "POST" {
-		return false
-	}
-	u, err := url.ParseRequestURI(requestURI)
-	if err != nil {
-		return false
-	}
-	p := path.Clean(u.Path)
-	if loc := versionPrefix.FindStringIndex(p); loc != nil {
-		p = p[loc[1]-1:]
-	}
-	return p == "/containers/create"
-}
 
 // createBody is the part of a container-create body (Docker Engine API
 // ContainerCreateRequest) that says where volumes are mounted.
@@ -37,11 +13,14 @@ type createBody struct {
 	// Volumes are the container paths of anonymous volumes (docker run -v
 	// /path); older clients also list the destinations of binds here.
 	Volumes    map[string]json.RawMessage `json:"Volumes"`
-	HostConfig *struct {
-		Binds        []string    `json:"Binds"`
-		Mounts       []mountSpec `json:"Mounts"`
-		VolumeDriver string      `json:"VolumeDriver"`
-	} `json:"HostConfig"`
+	HostConfig *hostConfig                `json:"HostConfig"`
+}
+
+// hostConfig is the part of a HostConfig that mounts volumes.
+type hostConfig struct {
+	Binds        []string    `json:"Binds"`
+	Mounts       []mountSpec `json:"Mounts"`
+	VolumeDriver string      `json:"VolumeDriver"`
 }
 
 // mountSpec is one entry of HostConfig.Mounts (docker run --mount).
@@ -75,9 +54,25 @@ func volumeMounts(body []byte) ([]volumeMount, error) {
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, fmt.Errorf("decoding the container-create body: %w", err)
 	}
+	return mountsOf(b.HostConfig, b.Volumes), nil
+}
+
+// legacyStartMounts lists the volume mounts of a container-start body of
+// API version 1.23 or older, which is a bare HostConfig.
+func legacyStartMounts(body []byte) ([]volumeMount, error) {
+	var hc hostConfig
+	if err := json.Unmarshal(body, &hc); err != nil {
+		return nil, fmt.Errorf("decoding the container-start HostConfig: %w", err)
+	}
+	return mountsOf(&hc, nil), nil
+}
+
+func mountsOf(hc *hostConfig, anonymous map[string]json.RawMessage) []volumeMount {
 	var out []volumeMount
 	mounted := map[string]bool{} // cleaned destinations of binds and mounts
-	if hc := b.HostConfig; hc != nil {
+	volumeDriver := ""
+	if hc != nil {
+		volumeDriver = hc.VolumeDriver
 		for _, spec := range hc.Binds {
 			if m, ok := parseBind(spec, hc.VolumeDriver); ok {
 				out = append(out, m)
@@ -95,19 +90,12 @@ func volumeMounts(body []byte) ([]volumeMount, error) {
 	}
 	// Like dockerd, make an anonymous volume only for a path nothing else
 	// is mounted at; it uses HostConfig.VolumeDriver.
-	for target := range b.Volumes {
+	for target := range anonymous {
 		if !mounted[path.Clean(target)] {
-			out = append(out, volumeMount{Target: target, Driver: b.volumeDriver(), Origin: "Volumes"})
+			out = append(out, volumeMount{Target: target, Driver: volumeDriver, Origin: "Volumes"})
 		}
 	}
-	return out, nil
-}
-
-func (b *createBody) volumeDriver() string {
-	if b.HostConfig == nil {
-		return ""
-	}
-	return b.HostConfig.VolumeDriver
+	return out
 }
 
 func (m mountSpec) driver() string {

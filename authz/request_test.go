@@ -8,36 +8,6 @@ import (
 	"testing"
 )
 
-func TestIsContainerCreate(t *testing.T) {
-	cases := []struct {
-		method, uri string
-		want        bool
-	}{
-		{"POST", "/v1.41/containers/create", true},
-		{"POST", "/v1.41/containers/create?name=web", true},
-		{"POST", "/containers/create", true},
-		{"POST", "/containers/create?name=a&platform=linux", true},
-		{"POST", "/v1.24/containers/create", true},
-		{"POST", "/v1.41//containers/create", true},
-		{"POST", "/v1/containers/create", true},
-		{"GET", "/v1.41/containers/create", false},
-		{"POST", "/v1.41/containers/abc/start", false},
-		{"POST", "/v1.41/containers/create/x", false},
-		{"POST", "/v1.41/volumes/create", false},
-		{"POST", "/v1.41/services/create", false},
-		{"POST", "/vx/containers/create", false},
-		{"POST", "/v1.41/containers/createx", false},
-		{"GET", "/_ping", false},
-		{"POST", "", false},
-		{"POST", "::", false},
-	}
-	for _, c := range cases {
-		if got := isContainerCreate(c.method, c.uri); got != c.want {
-			t.Errorf("isContainerCreate(%q, %q) = %v, want %v", c.method, c.uri, got, c.want)
-		}
-	}
-}
-
 // The testdata bodies are what docker CLI 28.2 sends (API 1.41) for:
 //
 //	run-v-myvol-proc-x:          docker run -v myvol:/proc/x busybox true
