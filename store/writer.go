@@ -173,13 +173,23 @@ func (w *Writer) partSize(n int) (int, error) {
 		return 0, NewError("write", w.key, ErrInvalidArgument,
 			fmt.Errorf("object too large: more than %d parts", MaxParts))
 	}
-	size := int64(w.wo.PartSize)
-	if w.wo.SizeHint > 0 {
-		// Leave room for the hint to be exceeded a little.
-		size = max(size, (w.wo.SizeHint/(MaxParts/2)+(1<<20)-1)&^((1<<20)-1))
+	return w.wo.PartSizeAt(n), nil
+}
+
+// PartSizeAt is the size of part n (from 1) of an upload with these
+// options: PartSize (or its default), raised for a large SizeHint, doubled
+// every 1000 parts, at most S3's 5 GiB.
+func (wo WriterOptions) PartSizeAt(n int) int {
+	size := int64(max(wo.PartSize, MinPartSize))
+	if wo.PartSize <= 0 {
+		size = DefaultPartSize
 	}
-	size <<= (n - 1) / growEvery
-	return int(min(size, maxPartSize)), nil
+	if wo.SizeHint > 0 {
+		// Aim at half of MaxParts, leaving room for the hint to be exceeded.
+		size = max(size, (wo.SizeHint/(MaxParts/2)+(1<<20)-1)&^((1<<20)-1))
+	}
+	size <<= min((n-1)/growEvery, 20)
+	return int(min(size, maxPartSize))
 }
 
 // flush hands the full buffer to a background upload, starting the
