@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/s3vol/s3vol/registry"
+	"github.com/s3vol/s3vol/store/localstore"
+)
+
+// adminRegistry opens a registry on a fresh local store.
+func adminRegistry(t *testing.T) *registry.Registry {
+	t.Helper()
+	st, err := localstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	reg, err := registry.New(registry.Config{Meta: st, Data: st, Prefix: "meta/", Org: "acme", HostID: "admin-test",
+		Logger: logrus.NewEntry(log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	return reg
+}
+
+// admin runs one admin command line and returns its output.
+func runAdminLine(t *testing.T, reg *registry.Registry, line string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	err := runAdmin(ctx, strings.Fields(line), reg, &out)
+	return out.String(), err
+}
+
+func mustAdmin(t *testing.T, reg *registry.Registry, line string) string {
+	t.Helper()
+	out, err := runAdminLine(t, reg, line)
+	if err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	return out
+}
+
+func TestAdminVolumes(t *testing.T) {
+	reg := adminRegistry(t)
+	if out := mustAdmin(t, reg, "volume create -o uid=1000 -o mode=0700 --label team=web tenants"); out != "tenants\n" {
+		t.Fatalf("create printed %q", out)
+	}
+	// Flags after the name work too; a repeat is idempotent and says so.
+	if out := mustAdmin(t, reg, "volume create tenants -o mode=0700 -o uid=1000"); !strings.Contains(out, "already existed") {
+		t.Fatalf("repeat create printed %q", out)
+	}
+	_, err := runAdminLine(t, reg, "volume create tenants -o uid=1")
+	if !errors.Is(err, registry.ErrExists) || !strings.Contains(err.Error(), "uid is 1000 (asked 1)") {
+		t.Fatalf("create with other options: %v", err)
+	}
+	mustAdmin(t, reg, "volume create alice -o volume=tenants -o subpath=users/alice -o ro")
+
+	out := mustAdmin(t, reg, "volume ls")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") ||
+		!strings.Contains(lines[1], "alice") || !strings.Contains(lines[1], "users/alice") ||
+		!strings.Contains(lines[2], "tenants") || !strings.Contains(lines[2], "volume") {
+		t.Fatalf("ls:\n%s", out)
+	}
+	var list []entryJSON
+	if err := json.Unmarshal([]byte(mustAdmin(t, reg, "volume ls --json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[1].Name != "tenants" || list[1].Options.UID != 1000 || list[1].Labels["team"] != "web" ||
+		list[0].Volume != "tenants" || !list[0].Options.ReadOnly {
+		t.Fatalf("ls --json: %+v", list)
+	}
+
+	// inspect shows the mount leases.
+	lease, err := reg.Acquire(context.Background(), "tenants")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = mustAdmin(t, reg, "volume inspect tenants")
+	for _, want := range []string{"Name:", "tenants", "mode=0700", "team=web", "admin-test, 1 mount(s)", "Data prefix:  acme/"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect does not show %q:\n%s", want, out)
+		}
+	}
+	var insp []entryJSON
+	if err := json.Unmarshal([]byte(mustAdmin(t, reg, "volume inspect --json tenants alice")), &insp); err != nil {
+		t.Fatal(err)
+	}
+	if len(insp) != 2 || len(insp[0].Leases) != 1 || insp[0].Leases[0].Host != "admin-test" {
+		t.Fatalf("inspect --json: %+v", insp)
+	}
+	if _, err := runAdminLine(t, reg, "volume inspect nope"); !errors.Is(err, registry.ErrNotFound) {
+		t.Fatalf("inspect missing: %v", err)
+	}
+
+	// rm: refused while views exist or while mounted, with the reason.
+	if _, err := runAdminLine(t, reg, "volume rm tenants"); !errors.Is(err, registry.ErrInUse) || !strings.Contains(err.Error(), `"alice"`) {
+		t.Fatalf("rm with a view: %v", err)
+	}
+	if out := mustAdmin(t, reg, "volume rm alice"); out != "alice\n" {
+		t.Fatalf("rm printed %q", out)
+	}
+	if _, err := runAdminLine(t, reg, "volume rm tenants"); !errors.Is(err, registry.ErrInUse) || !strings.Contains(err.Error(), "admin-test") {
+		t.Fatalf("rm while mounted: %v", err)
+	}
+	if err := lease.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustAdmin(t, reg, "volume rm tenants")
+	if out := mustAdmin(t, reg, "volume ls"); strings.Count(out, "\n") != 1 {
+		t.Fatalf("ls after rm:\n%s", out)
+	}
+}
+
+func TestAdminOrgAndRepair(t *testing.T) {
+	reg := adminRegistry(t)
+	out := mustAdmin(t, reg, "org show")
+	if !strings.Contains(out, "acme") || !strings.Contains(out, "100 (default)") {
+		t.Fatalf("org show:\n%s", out)
+	}
+	mustAdmin(t, reg, "volume create a")
+	out = mustAdmin(t, reg, "org set-limit 1")
+	if !strings.Contains(out, "1 of 1 in use") {
+		t.Fatalf("set-limit:\n%s", out)
+	}
+	_, err := runAdminLine(t, reg, "volume create b")
+	if !errors.Is(err, registry.ErrLimitReached) || !strings.Contains(err.Error(), `organization "acme" has reached its limit of 1 volumes`) {
+		t.Fatalf("create over the limit: %v", err)
+	}
+	var info registry.OrgInfo
+	if err := json.Unmarshal([]byte(mustAdmin(t, reg, "org show --json")), &info); err != nil || info.Limit != 1 || !info.LimitSet || info.Used != 1 {
+		t.Fatalf("org show --json: %+v %v", info, err)
+	}
+	if out := mustAdmin(t, reg, "repair"); out != "Nothing to repair.\n" {
+		t.Fatalf("repair: %q", out)
+	}
+	var rep registry.RepairReport
+	if err := json.Unmarshal([]byte(mustAdmin(t, reg, "repair --json")), &rep); err != nil || !rep.Empty() {
+		t.Fatalf("repair --json: %+v %v", rep, err)
+	}
+}
+
+func TestAdminUsageErrors(t *testing.T) {
+	reg := adminRegistry(t)
+	for line, want := range map[string]string{
+		"":                          "no admin command",
+		"volume":                    "give a subcommand",
+		"volume frob":               `unknown subcommand "frob"`,
+		"volume create":             "exactly one name",
+		"volume create a b":         "exactly one name",
+		"volume create -o bogus a":  `"bogus" is not key=value`,
+		"volume inspect":            "at least one name",
+		"volume rm":                 "at least one name",
+		"volume ls --bogus":         "flag provided but not defined",
+		"org":                       "give a subcommand",
+		"org set-limit":             "give the new limit",
+		"org set-limit lots":        `"lots" is not a number`,
+		"org frob":                  `unknown subcommand "frob"`,
+		"repair now":                "takes no arguments",
+		"frob":                      `unknown admin command "frob"`,
+		"volume create -o uid=-1 a": "", // a registry error, not a usage error
+	} {
+		_, err := runAdminLine(t, reg, line)
+		var u usageError
+		if want == "" {
+			if err == nil || errors.As(err, &u) || !errors.Is(err, registry.ErrInvalid) {
+				t.Errorf("%q: want a validation error, got %v", line, err)
+			}
+			continue
+		}
+		if !errors.As(err, &u) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "s3vol volume ls") {
+			t.Errorf("%q: want a usage error saying %q with the usage text, got %v", line, want, err)
+		}
+	}
+	// An unknown -o option lists the accepted ones.
+	_, err := runAdminLine(t, reg, "volume create -o colour=red a")
+	if !errors.Is(err, registry.ErrInvalid) || !strings.Contains(err.Error(), "accepted options: volume=NAME") {
+		t.Fatalf("unknown option: %v", err)
+	}
+}
