@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
@@ -121,9 +122,14 @@ func (r *Registry) deleteAll(ctx context.Context, s store.Store, prefix string, 
 	return total, err
 }
 
+// purgePassTimeout bounds one listing-and-deleting pass over a prefix. Each
+// request inside has its own CallTimeout; this only keeps a pass over a
+// huge volume from running unbounded (a later Repair resumes it).
+const purgePassTimeout = time.Hour
+
 // deletePass lists the keys under prefix and deletes them in batches.
 func (r *Registry) deletePass(ctx context.Context, s store.Store, prefix string, hooks bool) (int, error) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithTimeout(ctx, purgePassTimeout)
 	defer cancel()
 	n := 0
 	batch := make([]string, 0, r.purgeBatch)
@@ -158,6 +164,8 @@ func (r *Registry) deletePass(ctx context.Context, s store.Store, prefix string,
 }
 
 func (r *Registry) countKeys(ctx context.Context, s store.Store, prefix string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, purgePassTimeout)
+	defer cancel()
 	n := 0
 	for _, err := range s.List(ctx, store.ListOptions{Prefix: prefix}) {
 		if err != nil {
