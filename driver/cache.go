@@ -1,0 +1,270 @@
+package driver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/s3vol/s3vol/registry"
+)
+
+// cache is this host's copy of the organization's registry: Get, List and
+// Path answer from it, never from the store, so they are fast and keep
+// working while the store is briefly unreachable (Docker takes a Get error
+// for "no such volume" and forgets the volume's labels).
+//
+// A background loop refreshes it from the registry (one index read);
+// Create and Remove update it at once. A snapshot kept in the state folder
+// seeds it at start-up, so a restarted daemon answers Get for known volumes
+// before it has reached the store.
+type cache struct {
+	mu       sync.RWMutex
+	entries  map[string]registry.Entry // by name
+	org      registry.OrgInfo
+	leases   map[string][]registry.LeaseInfo // by entry id, from the slower lease scan
+	loaded   bool                            // entries came from the store (or a snapshot)
+	loadedCh chan struct{}                   // closed once loaded
+	lastErr  error
+	lastOK   time.Time
+
+	// local holds this host's own creates and removes made after the start
+	// of the refresh in flight, so that a refresh that read the index
+	// before them cannot undo them in the cache.
+	local map[string]localChange
+
+	snapshot  string // path of the snapshot file; "" keeps none
+	lastSaved []byte // the snapshot last written, to skip identical writes
+}
+
+type localChange struct {
+	at      time.Time
+	entry   registry.Entry
+	deleted bool
+}
+
+func newCache(snapshot string) *cache {
+	return &cache{
+		entries:  map[string]registry.Entry{},
+		leases:   map[string][]registry.LeaseInfo{},
+		local:    map[string]localChange{},
+		loadedCh: make(chan struct{}),
+		snapshot: snapshot,
+	}
+}
+
+// snapshotFile is the cache's on-disk form.
+type snapshotFile struct {
+	SavedAt time.Time        `json:"savedAt"`
+	Org     registry.OrgInfo `json:"org"`
+	Entries []registry.Entry `json:"entries"`
+}
+
+// loadSnapshot seeds the cache from the snapshot file, if there is one.
+func (c *cache) loadSnapshot() (int, error) {
+	if c.snapshot == "" {
+		return 0, nil
+	}
+	b, err := os.ReadFile(c.snapshot)
+	if os.IsNotExist(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the registry snapshot: %w", err)
+	}
+	var s snapshotFile
+	if err := json.Unmarshal(b, &s); err != nil {
+		return 0, fmt.Errorf("reading the registry snapshot %s: %w", c.snapshot, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range s.Entries {
+		c.entries[e.Name] = e
+	}
+	c.org = s.Org
+	c.markLoadedLocked()
+	return len(s.Entries), nil
+}
+
+func (c *cache) saveSnapshot() error {
+	if c.snapshot == "" {
+		return nil
+	}
+	c.mu.RLock()
+	s := snapshotFile{Org: c.org, Entries: c.listLocked()}
+	c.mu.RUnlock()
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(b, c.lastSaved) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(c.snapshot), 0o700); err != nil {
+		return fmt.Errorf("saving the registry snapshot: %w", err)
+	}
+	tmp := c.snapshot + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("saving the registry snapshot: %w", err)
+	}
+	if err := os.Rename(tmp, c.snapshot); err != nil {
+		return fmt.Errorf("saving the registry snapshot: %w", err)
+	}
+	c.lastSaved = b
+	return nil
+}
+
+func (c *cache) markLoadedLocked() {
+	if !c.loaded {
+		c.loaded = true
+		close(c.loadedCh)
+	}
+}
+
+// waitLoaded waits (bounded by ctx) until the cache holds the registry's
+// content, so a daemon that just started does not deny known volumes.
+func (c *cache) waitLoaded(ctx context.Context) bool {
+	select {
+	case <-c.loadedCh:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// refresh reads the registry and replaces the cache's entries, keeping the
+// local changes made since started.
+func (c *cache) refresh(ctx context.Context, reg *registry.Registry) error {
+	started := time.Now()
+	entries, err := reg.List(ctx)
+	var org registry.OrgInfo
+	if err == nil {
+		org, err = reg.Org(ctx)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.lastErr = err
+		return err
+	}
+	fresh := make(map[string]registry.Entry, len(entries))
+	for _, e := range entries {
+		fresh[e.Name] = e
+	}
+	for name, ch := range c.local {
+		switch {
+		case ch.at.Before(started.Add(-time.Minute)):
+			delete(c.local, name) // long since reflected in the index
+		case ch.at.Before(started):
+		case ch.deleted:
+			delete(fresh, name)
+		default:
+			fresh[name] = ch.entry
+		}
+	}
+	c.entries, c.org, c.lastErr, c.lastOK = fresh, org, nil, time.Now()
+	c.markLoadedLocked()
+	return nil
+}
+
+// put records an entry this host created (or found) just now.
+func (c *cache) put(e registry.Entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[e.Name]; !ok && e.Kind == registry.KindVolume {
+		c.org.Used++
+	}
+	c.entries[e.Name] = e
+	c.local[e.Name] = localChange{at: time.Now(), entry: e}
+}
+
+// remove records an entry this host deleted just now.
+func (c *cache) remove(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[name]; ok && e.Kind == registry.KindVolume && c.org.Used > 0 {
+		c.org.Used--
+	}
+	delete(c.entries, name)
+	c.local[name] = localChange{at: time.Now(), deleted: true}
+}
+
+func (c *cache) get(name string) (registry.Entry, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.entries[name]
+	return e, ok
+}
+
+func (c *cache) list() []registry.Entry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.listLocked()
+}
+
+func (c *cache) listLocked() []registry.Entry {
+	out := make([]registry.Entry, 0, len(c.entries))
+	for _, e := range c.entries {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (c *cache) orgInfo() registry.OrgInfo {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.org
+}
+
+func (c *cache) leasesOf(id string) []registry.LeaseInfo {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.leases[id]
+}
+
+// refreshLeases reads the leases of every entry (one LIST each, a few at a
+// time) for the "mounted on" line of the volumes' status.
+func (c *cache) refreshLeases(ctx context.Context, reg *registry.Registry) error {
+	entries := c.list()
+	found := make(map[string][]registry.LeaseInfo, len(entries))
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for _, e := range entries {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ls, err := reg.Leases(ctx, e.ID)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			found[e.ID] = ls
+		}()
+	}
+	wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, ls := range found {
+		c.leases[id] = ls
+	}
+	for id := range c.leases {
+		if _, ok := found[id]; !ok && firstErr == nil {
+			delete(c.leases, id)
+		}
+	}
+	return firstErr
+}

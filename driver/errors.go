@@ -1,0 +1,52 @@
+package driver
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/s3vol/s3vol/registry"
+	"github.com/s3vol/s3vol/store"
+)
+
+// The driver's errors reach the user through the docker CLI, as
+// "VolumeDriver.<Method>: <message>": each message says what went wrong and,
+// where it can, what to do.
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+func notFound(name, org string) error {
+	return &registry.Error{Kind: registry.ErrNotFound,
+		Msg: fmt.Sprintf("no such volume: %q does not exist in organization %q", name, org)}
+}
+
+// userError words a registry or store failure of op on name. The
+// registry's own errors are already complete messages; store failures get
+// the operation and a hint.
+func userError(op, name string, err error) error {
+	var rerr *registry.Error
+	if errors.As(err, &rerr) {
+		return err
+	}
+	return fmt.Errorf("s3vol could not %s volume %q: %s", op, name, storeHint(err))
+}
+
+// mountError words a failed Mount: the step that failed and why.
+func mountError(name, step string, err error) error {
+	var rerr *registry.Error
+	if errors.As(err, &rerr) {
+		return err
+	}
+	return fmt.Errorf("s3vol could not mount volume %q: %s: %s", name, step, storeHint(err))
+}
+
+func storeHint(err error) string {
+	switch {
+	case errors.Is(err, store.ErrAccessDenied):
+		return fmt.Sprintf("the object store refused the credentials (check S3VOL_CREDENTIALS_FILE or the access keys): %v", err)
+	case errors.Is(err, store.ErrUnavailable):
+		return fmt.Sprintf("the object store is unreachable; try again once it is back: %v", err)
+	case errors.Is(err, store.ErrNoSpace):
+		return fmt.Sprintf("the object store is out of space or over quota: %v", err)
+	}
+	return err.Error()
+}

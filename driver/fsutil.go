@@ -1,0 +1,147 @@
+package driver
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/s3vol/s3vol/store"
+)
+
+// prepareMountpoint makes dir an empty folder to mount on, detaching a dead
+// FUSE mount a killed daemon left there.
+func prepareMountpoint(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		if !errors.Is(err, syscall.ENOTCONN) {
+			return err
+		}
+	}
+	mounted, err := isMountpoint(dir)
+	if err != nil {
+		return err
+	}
+	if mounted {
+		if err := detach(dir); err != nil {
+			return fmt.Errorf("%s is still mounted from an earlier run: %w", dir, err)
+		}
+	}
+	return os.MkdirAll(dir, 0o755)
+}
+
+// detach lazily unmounts dir: the kernel drops it from the namespace now and
+// frees it when the last user leaves.
+func detach(dir string) error {
+	err := syscall.Unmount(dir, syscall.MNT_DETACH)
+	if err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("detaching %s: %w", dir, err)
+	}
+	return nil
+}
+
+// mountInfo is one line of /proc/self/mountinfo.
+type mountInfo struct {
+	point  string
+	fstype string
+}
+
+// mountsUnder lists the mounts at or below dir, deepest first.
+func mountsUnder(dir string) ([]mountInfo, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("reading the mount table: %w", err)
+	}
+	defer f.Close()
+	var out []mountInfo
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// id parent major:minor root mountpoint options [optional...] - fstype source super
+		fields := strings.Fields(sc.Text())
+		sep := -1
+		for i, f := range fields {
+			if f == "-" {
+				sep = i
+				break
+			}
+		}
+		if len(fields) < 5 || sep < 0 || sep+1 >= len(fields) {
+			continue
+		}
+		point := unescapeMountPath(fields[4])
+		if point == dir || strings.HasPrefix(point, dir+"/") {
+			out = append(out, mountInfo{point: point, fstype: fields[sep+1]})
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading the mount table: %w", err)
+	}
+	// Deeper mounts first, so parents are detached after their children.
+	for i := 0; i < len(out); i++ {
+		for j := i + 1; j < len(out); j++ {
+			if len(out[j].point) > len(out[i].point) {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out, nil
+}
+
+// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var v int
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isMountpoint(dir string) (bool, error) {
+	ms, err := mountsUnder(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, m := range ms {
+		if m.point == dir {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// isDead reports whether a FUSE mount lost its server (ENOTCONN).
+func isDead(dir string) bool {
+	var st syscall.Stat_t
+	err := syscall.Stat(dir, &st)
+	return errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)
+}
+
+// EnsureFolder writes the folder marker of prefix (a view's subpath, which
+// is created on first mount) unless the folder already exists, explicitly
+// or through keys below it.
+func EnsureFolder(ctx context.Context, st store.Store, prefix string) error {
+	for _, err := range st.List(ctx, store.ListOptions{Prefix: prefix, PageSize: 1}) {
+		if err != nil {
+			return err
+		}
+		return nil // something exists under the prefix
+	}
+	_, err := st.Put(ctx, prefix, strings.NewReader(""), 0, store.PutOptions{IfNoneMatch: true, ContentType: "application/x-directory"})
+	if err != nil && !store.IsPreconditionFailed(err) {
+		return err
+	}
+	return nil
+}

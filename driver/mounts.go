@@ -1,0 +1,327 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/s3vol/s3vol/registry"
+	"github.com/s3vol/s3vol/s3fs"
+)
+
+// mount is one FUSE mount of an entry (a volume, or a view: a volume and a
+// subpath) on this host, shared by every container that uses the entry.
+//
+// Docker identifies each use by a mount ID, and reuses IDs (docker cp on a
+// running container sends Mount and Unmount with the container's ID), so
+// uses are counted per ID, never kept as a set. The last Unmount starts a
+// grace timer; the mount is torn down only when it fires with no new use,
+// which saves the remount every `docker run` causes (mount at create,
+// unmount, mount again at start).
+type mount struct {
+	name  string
+	dir   string
+	entry registry.Entry // as of the lease's acquisition
+
+	// Guarded by Driver.mu.
+	refs  map[string]int // uses by mount ID
+	total int
+	state mountState
+	grace *time.Timer
+
+	ready chan struct{} // closed when setup has finished (see err)
+	err   error         // setup's failure; set before ready is closed
+	gone  chan struct{} // closed when teardown has finished
+
+	lease *registry.Lease
+	fs    *s3fs.Mounted
+}
+
+type mountState int
+
+const (
+	mounting mountState = iota
+	mounted
+	unmounting
+)
+
+// acquire counts one use of name by id and returns the entry's mount,
+// setting it up (or waiting for the setup in flight) first. A failed
+// acquire undoes its own count: Docker never sends Unmount for a Mount that
+// failed.
+func (d *Driver) acquire(ctx context.Context, name, id string) (*mount, error) {
+	for {
+		d.mu.Lock()
+		if d.closing {
+			d.mu.Unlock()
+			return nil, errors.New("s3vol is shutting down; try again once it has restarted")
+		}
+		m := d.mounts[name]
+		if m != nil && m.state == unmounting {
+			d.mu.Unlock()
+			if err := waitFor(ctx, m.gone); err != nil {
+				return nil, fmt.Errorf("waiting for the previous mount of %q to finish unmounting: %w", name, err)
+			}
+			continue
+		}
+		owner := m == nil
+		if owner {
+			m = &mount{name: name, refs: map[string]int{}, ready: make(chan struct{}), gone: make(chan struct{})}
+			d.mounts[name] = m
+		}
+		m.refs[id]++
+		m.total++
+		if m.grace != nil {
+			m.grace.Stop()
+			m.grace = nil
+		}
+		d.mu.Unlock()
+
+		if owner {
+			m.err = d.setup(ctx, m)
+			d.finishSetup(m)
+		}
+		if err := waitFor(ctx, m.ready); err != nil {
+			d.drop(m, id)
+			return nil, fmt.Errorf("waiting for the mount of %q: %w", name, err)
+		}
+		if m.err != nil {
+			d.drop(m, id)
+			return nil, m.err
+		}
+		return m, nil
+	}
+}
+
+// finishSetup publishes the setup's outcome; a failed mount leaves the
+// table so that the next Mount tries afresh.
+func (d *Driver) finishSetup(m *mount) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if m.err != nil {
+		if d.mounts[m.name] == m {
+			delete(d.mounts, m.name)
+		}
+		close(m.gone)
+	} else {
+		m.state = mounted
+		if m.total == 0 { // every waiter gave up while it was mounting
+			d.scheduleTeardownLocked(m)
+		}
+	}
+	close(m.ready)
+}
+
+// drop undoes one count of id without tearing anything down (the mount
+// failed, or its owner's setup failed).
+func (d *Driver) drop(m *mount, id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.uncountLocked(m, id)
+	if m.err == nil && m.total == 0 && m.state == mounted {
+		d.scheduleTeardownLocked(m)
+	}
+}
+
+func (d *Driver) uncountLocked(m *mount, id string) bool {
+	if m.refs[id] == 0 {
+		return false
+	}
+	m.refs[id]--
+	if m.refs[id] == 0 {
+		delete(m.refs, id)
+	}
+	m.total--
+	return true
+}
+
+// release undoes one use of name by id. Unknown names and IDs are fine:
+// Docker sends Unmount for mounts a previous daemon made.
+func (d *Driver) release(name, id string) (known bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := d.mounts[name]
+	if m == nil || m.state != mounted || !d.uncountLocked(m, id) {
+		return false
+	}
+	if m.total == 0 {
+		d.scheduleTeardownLocked(m)
+	}
+	return true
+}
+
+func (d *Driver) scheduleTeardownLocked(m *mount) {
+	if d.cfg.MountGrace <= 0 {
+		m.state = unmounting
+		go d.teardown(m)
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d.cfg.MountGrace, func() {
+		d.mu.Lock()
+		if m.grace != t || m.total != 0 || m.state != mounted {
+			d.mu.Unlock()
+			return
+		}
+		m.grace = nil
+		m.state = unmounting
+		d.mu.Unlock()
+		d.teardown(m)
+	})
+	m.grace = t
+}
+
+// unmountIdle tears down the entry's mount now if no container uses it
+// (it is only waiting out its grace period). It reports whether the entry
+// is still in use on this host.
+func (d *Driver) unmountIdle(name string) (inUse bool) {
+	d.mu.Lock()
+	m := d.mounts[name]
+	switch {
+	case m == nil:
+		d.mu.Unlock()
+		return false
+	case m.state == unmounting:
+		d.mu.Unlock()
+		<-m.gone
+		return false
+	case m.total > 0 || m.state != mounted:
+		d.mu.Unlock()
+		return true
+	}
+	if m.grace != nil {
+		m.grace.Stop()
+		m.grace = nil
+	}
+	m.state = unmounting
+	d.mu.Unlock()
+	d.teardown(m)
+	return false
+}
+
+// setup takes the lease, prepares the mountpoint and mounts the filesystem.
+func (d *Driver) setup(ctx context.Context, m *mount) (err error) {
+	lease, err := d.reg.Acquire(ctx, m.name)
+	if err != nil {
+		return mountError(m.name, "taking the mount lease", err)
+	}
+	defer func() {
+		if err != nil {
+			if rerr := lease.Release(context.WithoutCancel(ctx)); rerr != nil {
+				d.log.WithError(rerr).WithField("volume", m.name).Warn("releasing the lease of a failed mount")
+			}
+		}
+	}()
+	m.entry, m.lease = lease.Entry(), lease
+	d.cache.put(m.entry)
+	if m.entry.Kind == registry.KindView {
+		if err := EnsureFolder(ctx, d.cfg.Data, m.entry.DataPrefix); err != nil {
+			return mountError(m.name, "creating the view's folder "+m.entry.Subpath, err)
+		}
+	}
+	m.dir = filepath.Join(d.cfg.MountRoot, m.entry.ID)
+	if err := prepareMountpoint(m.dir); err != nil {
+		return mountError(m.name, "preparing the mountpoint", err)
+	}
+	fs, err := s3fs.Mount(m.dir, d.fsOptions(m.entry))
+	if err != nil {
+		os.Remove(m.dir)
+		return mountError(m.name, "mounting the filesystem", err)
+	}
+	m.fs = fs
+	d.log.WithFields(logrus.Fields{"volume": m.name, "id": m.entry.ID, "prefix": m.entry.DataPrefix, "mountpoint": m.dir, "readOnly": m.entry.ReadOnly()}).Info("mounted")
+	return nil
+}
+
+func (d *Driver) fsOptions(e registry.Entry) s3fs.Options {
+	mode := os.FileMode(e.Options.Mode & 0o7777)
+	if mode == 0 {
+		mode = registry.DefaultMode
+	}
+	return s3fs.Options{
+		Store:       d.cfg.Data,
+		Prefix:      e.DataPrefix,
+		ReadOnly:    e.ReadOnly(),
+		UID:         e.Options.UID,
+		GID:         e.Options.GID,
+		DirMode:     mode,
+		FileMode:    mode &^ 0o111,
+		MetadataTTL: d.cfg.MetadataTTL,
+		CacheDir:    filepath.Join(d.cfg.CacheDir, e.ID),
+		Buffers:     d.cfg.Buffers,
+		Logger:      d.log.WithFields(logrus.Fields{"volume": e.Name, "id": e.ID}),
+	}
+}
+
+// teardown flushes every open file, unmounts and releases the lease. A
+// mount the kernel refuses to unmount (a process still inside) is detached
+// lazily by s3fs: the data is flushed first, and a mount whose daemon is
+// gone must not stay behind.
+func (d *Driver) teardown(m *mount) {
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.TeardownTimeout)
+	defer cancel()
+	log := d.log.WithFields(logrus.Fields{"volume": m.name, "mountpoint": m.dir})
+	if err := m.fs.Unmount(ctx); err != nil {
+		log.WithError(err).Error("unmounting: files written since their last close may be lost")
+	}
+	if err := m.lease.Release(ctx); err != nil {
+		log.WithError(err).Warn("releasing the mount lease (it expires on its own)")
+	}
+	if err := os.Remove(m.dir); err != nil && !os.IsNotExist(err) {
+		log.WithError(err).Warn("removing the mountpoint")
+	}
+	d.mu.Lock()
+	if d.mounts[m.name] == m {
+		delete(d.mounts, m.name)
+	}
+	d.mu.Unlock()
+	close(m.gone)
+	log.Info("unmounted")
+}
+
+// mountpoint returns the entry's mountpoint if it is mounted on this host.
+func (d *Driver) mountpoint(name string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if m := d.mounts[name]; m != nil && m.state == mounted {
+		return m.dir
+	}
+	return ""
+}
+
+// localUses reports how many uses the entry has on this host.
+func (d *Driver) localUses(name string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if m := d.mounts[name]; m != nil {
+		return m.total
+	}
+	return 0
+}
+
+// allMounts lists the mounts, for shutdown.
+func (d *Driver) allMounts() []*mount {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]*mount, 0, len(d.mounts))
+	for _, m := range d.mounts {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func waitFor(ctx context.Context, ch <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,79 @@
+package driver
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/docker/go-plugins-helpers/volume"
+
+	"github.com/s3vol/s3vol/registry"
+)
+
+// describe turns an entry into Docker's Volume. Status (shown by docker
+// volume inspect) is filled only for Get: List ignores it.
+func (d *Driver) describe(e registry.Entry, status bool) *volume.Volume {
+	v := &volume.Volume{
+		Name:       e.Name,
+		Mountpoint: d.mountpoint(e.Name),
+		CreatedAt:  e.CreatedAt.UTC().Format(time.RFC3339),
+	}
+	if status {
+		v.Status = d.status(e)
+	}
+	return v
+}
+
+func (d *Driver) status(e registry.Entry) map[string]any {
+	org := d.cache.orgInfo()
+	s := map[string]any{
+		"id":        e.ID,
+		"kind":      string(e.Kind),
+		"state":     string(e.State),
+		"org":       e.Org,
+		"usage":     fmt.Sprintf("%d/%d volumes", org.Used, org.Limit),
+		"readOnly":  e.ReadOnly(),
+		"uid":       e.Options.UID,
+		"gid":       e.Options.GID,
+		"mode":      fmt.Sprintf("%04o", e.Options.Mode),
+		"mountedOn": d.mountedOn(e),
+	}
+	if e.Reason != "" {
+		s["reason"] = e.Reason
+	}
+	if e.CreatedBy != "" {
+		s["createdBy"] = e.CreatedBy
+	}
+	if e.Kind == registry.KindView {
+		s["volume"] = e.Volume
+		s["subpath"] = e.Subpath
+	}
+	return s
+}
+
+// mountedOn lists the hosts that have the entry mounted, with their mount
+// counts: this host from its own table (always current), the others from
+// the last lease scan.
+func (d *Driver) mountedOn(e registry.Entry) string {
+	self := d.reg.HostID()
+	counts := map[string]int{}
+	now := time.Now()
+	for _, l := range d.cache.leasesOf(e.ID) {
+		if l.Host != self && l.Live(now) {
+			counts[l.Host] = max(l.Count, 1)
+		}
+	}
+	if n := d.localUses(e.Name); n > 0 || d.mountpoint(e.Name) != "" {
+		counts[self] = n
+	}
+	if len(counts) == 0 {
+		return "none"
+	}
+	hosts := make([]string, 0, len(counts))
+	for h, n := range counts {
+		hosts = append(hosts, fmt.Sprintf("%s (%d)", h, n))
+	}
+	sort.Strings(hosts)
+	return strings.Join(hosts, ", ")
+}

@@ -1,0 +1,375 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/sirupsen/logrus"
+)
+
+// Config is the daemon's configuration: every setting comes from a flag
+// (--endpoint) or the environment variable of the same name
+// (S3VOL_ENDPOINT), the flag winning, else from its default.
+type Config struct {
+	Endpoint        string // host:port of the S3 endpoint; "" = the built-in local store
+	Region          string
+	Bucket          string // data bucket
+	MetaBucket      string // metadata bucket; "" = Bucket under MetaPrefix
+	TLS             bool   // reach Endpoint over https
+	PathStyle       string // auto, path or virtual
+	CredentialsFile string
+	credentialsSet  bool  // CredentialsFile was given explicitly: it must exist
+	schemeTLS       *bool // TLS implied by an http(s):// endpoint
+	explicitTLS     *bool // TLS as set by S3VOL_TLS
+	AccessKey       string
+	SecretKey       string
+	SessionToken    string // only from the credentials file
+	Org             string
+	HostID          string // "" = hostname + a suffix kept in StateDir
+	Socket          string
+	MountRoot       string
+	StateDir        string
+	CacheDir        string // "" = StateDir/cache
+	Memory          int64  // bytes
+	MetadataTTL     time.Duration
+	LeaseTTL        time.Duration
+	MountGrace      time.Duration
+	LogLevel        logrus.Level
+	Authz           bool
+}
+
+// MetaPrefix is the key prefix of the registry's records when they share the
+// data bucket.
+const MetaPrefix = "s3vol-meta/"
+
+// setting is one configuration knob: its flag, its environment variable,
+// its default and how it is parsed into a Config.
+type setting struct {
+	flag string
+	def  string
+	help string
+	set  func(c *Config, v string) error
+}
+
+// Env is the environment variable that sets s.
+func (s setting) Env() string {
+	return "S3VOL_" + strings.ToUpper(strings.ReplaceAll(s.flag, "-", "_"))
+}
+
+// settings lists every setting, in the order help shows them. It is the one
+// place the flag and environment names are defined (config.json's settable
+// env must match it).
+var settings = []setting{
+	{"endpoint", "", "S3 endpoint, host:port or http(s)://host:port; empty = the built-in local store in the state folder", setEndpoint},
+	{"region", "", "S3 region (empty = the store's default)", func(c *Config, v string) error { c.Region = v; return nil }},
+	{"bucket", "s3vol", "bucket that holds volume data", setBucket(func(c *Config) *string { return &c.Bucket })},
+	{"meta-bucket", "", "bucket for the volume registry (empty = the data bucket, under " + MetaPrefix + ")", setBucket(func(c *Config) *string { return &c.MetaBucket })},
+	{"tls", "", "reach the endpoint over TLS: true or false (empty = from the endpoint's scheme, else true)", setTLS},
+	{"path-style", "auto", "bucket addressing: auto, path or virtual", setPathStyle},
+	{"credentials-file", "/etc/s3vol/credentials", "file with access_key= and secret_key= lines (or an AWS credentials file), so secrets stay out of the environment", setCredentialsFile},
+	{"access-key", "", "S3 access key (prefer the credentials file); empty = the credentials file, then AWS_*/MINIO_* variables and files", func(c *Config, v string) error { c.AccessKey = v; return nil }},
+	{"secret-key", "", "S3 secret key (prefer the credentials file)", func(c *Config, v string) error { c.SecretKey = v; return nil }},
+	{"org", "default", "organization whose volumes this host serves", setOrg},
+	{"host-id", "", "this host's id in mount leases (empty = hostname + a random suffix kept in the state folder)", setHostID},
+	{"socket", "/run/docker/plugins/s3vol.sock", "unix socket the plugin serves; Docker finds legacy plugins as /run/docker/plugins/NAME.sock", setAbsPath(func(c *Config) *string { return &c.Socket })},
+	{"mount-root", "/var/lib/s3vol/mounts", "folder under which volumes are mounted (the managed plugin's propagated mount)", setAbsPath(func(c *Config) *string { return &c.MountRoot })},
+	{"state-dir", "/var/lib/s3vol", "folder for the host id, the built-in local store and (by default) the cache", setAbsPath(func(c *Config) *string { return &c.StateDir })},
+	{"cache-dir", "", "folder for staging and cache files (empty = STATE_DIR/cache)", setCacheDir},
+	{"memory", "256MiB", "memory budget for all data buffers, e.g. 256MiB or 1GiB", setMemory},
+	{"metadata-ttl", "1s", "how long cached attributes and listings stay valid, e.g. 1s or 500ms (0 = always revalidate)", setDuration(func(c *Config) *time.Duration { return &c.MetadataTTL }, 0)},
+	{"lease-ttl", "60s", "how long a dead host's mount lease blocks volume deletion (at least 5s)", setDuration(func(c *Config) *time.Duration { return &c.LeaseTTL }, 5*time.Second)},
+	{"mount-grace", "2s", "how long a volume stays mounted after its last container leaves (0 = unmount at once)", setDuration(func(c *Config) *time.Duration { return &c.MountGrace }, 0)},
+	{"log-level", "info", "log level: debug, info, warn or error", setLogLevel},
+	{"authz", "true", "also serve the authorization plugin on the socket (dockerd calls it only when started with --authorization-plugin)", setBool(func(c *Config) *bool { return &c.Authz })},
+}
+
+// EnvNames lists the environment variables the daemon reads, in order.
+func EnvNames() []string {
+	names := make([]string, len(settings))
+	for i, s := range settings {
+		names[i] = s.Env()
+	}
+	return names
+}
+
+// configFlags are the settings registered on a command's flag set.
+type configFlags struct {
+	fs     *flag.FlagSet
+	values map[string]*string
+}
+
+// addConfigFlags registers every setting as a flag of fs.
+func addConfigFlags(fs *flag.FlagSet) *configFlags {
+	cf := &configFlags{fs: fs, values: make(map[string]*string)}
+	for _, s := range settings {
+		help := fmt.Sprintf("%s (env %s", s.help, s.Env())
+		if s.def != "" {
+			help += ", default " + s.def
+		}
+		cf.values[s.flag] = fs.String(s.flag, "", help+")")
+	}
+	return cf
+}
+
+// resolve builds the Config from the parsed flags, then getenv, then the
+// defaults. A bad value yields an error that names the setting and says what
+// is accepted.
+func (cf *configFlags) resolve(getenv func(string) string) (*Config, error) {
+	given := make(map[string]bool)
+	cf.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	c := &Config{}
+	for _, s := range settings {
+		v, explicit := s.def, false
+		if env := getenv(s.Env()); env != "" {
+			v, explicit = env, true
+		}
+		if given[s.flag] {
+			v, explicit = *cf.values[s.flag], true
+		}
+		if s.flag == "credentials-file" {
+			c.credentialsSet = explicit
+		}
+		if err := s.set(c, strings.TrimSpace(v)); err != nil {
+			return nil, fmt.Errorf("%s (--%s): %w", s.Env(), s.flag, err)
+		}
+	}
+	if c.CacheDir == "" {
+		c.CacheDir = filepath.Join(c.StateDir, "cache")
+	}
+	if err := c.resolveTLS(); err != nil {
+		return nil, err
+	}
+	if err := c.loadCredentials(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LocalStore reports whether the daemon runs on the built-in local store.
+func (c *Config) LocalStore() bool { return c.Endpoint == "" }
+
+// LocalStoreDir is the folder of the built-in local store.
+func (c *Config) LocalStoreDir() string { return filepath.Join(c.StateDir, "store") }
+
+// tlsFromScheme remembers the scheme of an endpoint given as a URL, which
+// decides TLS when S3VOL_TLS is empty.
+var tlsFromScheme = map[string]bool{"http": false, "https": true}
+
+func setEndpoint(c *Config, v string) error {
+	if v == "" {
+		c.Endpoint = ""
+		return nil
+	}
+	if strings.Contains(v, "://") {
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return fmt.Errorf("%q is not an endpoint; use host:port or http(s)://host:port without a path", v)
+		}
+		secure, ok := tlsFromScheme[u.Scheme]
+		if !ok {
+			return fmt.Errorf("%q has scheme %q; use http:// or https://", v, u.Scheme)
+		}
+		c.Endpoint, c.schemeTLS = u.Host, &secure
+		return nil
+	}
+	if strings.ContainsAny(v, "/?# ") {
+		return fmt.Errorf("%q is not an endpoint; use host:port or http(s)://host:port", v)
+	}
+	c.Endpoint = v
+	return nil
+}
+
+func setTLS(c *Config, v string) error {
+	if v == "" {
+		return nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a boolean; use true or false (or leave it empty to follow the endpoint's scheme)", v)
+	}
+	c.explicitTLS = &b
+	return nil
+}
+
+// resolveTLS decides TLS from S3VOL_TLS and the endpoint's scheme, which
+// must agree when both are given; TLS is the default.
+func (c *Config) resolveTLS() error {
+	c.TLS = true
+	switch {
+	case c.explicitTLS != nil && c.schemeTLS != nil && *c.explicitTLS != *c.schemeTLS:
+		return fmt.Errorf("S3VOL_TLS (--tls) is %v but S3VOL_ENDPOINT (--endpoint) says %s://; make them agree or leave S3VOL_TLS empty",
+			*c.explicitTLS, map[bool]string{true: "https", false: "http"}[*c.schemeTLS])
+	case c.explicitTLS != nil:
+		c.TLS = *c.explicitTLS
+	case c.schemeTLS != nil:
+		c.TLS = *c.schemeTLS
+	}
+	return nil
+}
+
+var pathStyles = []string{"auto", "path", "virtual"}
+
+func setPathStyle(c *Config, v string) error {
+	for _, p := range pathStyles {
+		if strings.EqualFold(v, p) {
+			c.PathStyle = p
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not accepted; use one of %s", v, strings.Join(pathStyles, ", "))
+}
+
+func setCredentialsFile(c *Config, v string) error {
+	if v != "" && !filepath.IsAbs(v) {
+		return fmt.Errorf("%q is not an absolute path", v)
+	}
+	c.CredentialsFile = v
+	return nil
+}
+
+// Bucket names follow S3's rules: 3 to 63 characters, lower-case letters,
+// digits, dots and hyphens, starting and ending with a letter or digit.
+func setBucket(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v != "" {
+			if err := validBucket(v); err != nil {
+				return err
+			}
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+func validBucket(v string) error {
+	bad := len(v) < 3 || len(v) > 63
+	for i, r := range v {
+		edge := i == 0 || i == len(v)-1
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case (r == '-' || r == '.') && !edge:
+		default:
+			bad = true
+		}
+	}
+	if bad {
+		return fmt.Errorf("%q is not a bucket name; use 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit", v)
+	}
+	return nil
+}
+
+func setOrg(c *Config, v string) error {
+	if v == "" {
+		return fmt.Errorf("must not be empty; use e.g. default or acme")
+	}
+	if err := validName(v); err != nil {
+		return err
+	}
+	c.Org = v
+	return nil
+}
+
+func setHostID(c *Config, v string) error {
+	if v != "" {
+		if err := validName(v); err != nil {
+			return err
+		}
+	}
+	c.HostID = v
+	return nil
+}
+
+// validName accepts the names that are safe as one component of an object
+// key: letters, digits, '.', '_' and '-', at most 64, not starting with '.'.
+func validName(v string) error {
+	bad := len(v) > 64 || strings.HasPrefix(v, ".")
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			bad = true
+		}
+	}
+	if bad {
+		return fmt.Errorf("%q is not accepted; use up to 64 letters, digits, '.', '_' and '-', not starting with '.'", v)
+	}
+	return nil
+}
+
+func setAbsPath(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if !filepath.IsAbs(v) {
+			return fmt.Errorf("%q is not an absolute path", v)
+		}
+		*field(c) = filepath.Clean(v)
+		return nil
+	}
+}
+
+func setCacheDir(c *Config, v string) error {
+	if v == "" {
+		c.CacheDir = ""
+		return nil
+	}
+	return setAbsPath(func(c *Config) *string { return &c.CacheDir })(c, v)
+}
+
+// minMemory keeps the budget large enough for one multipart part in flight.
+const minMemory = 16 << 20
+
+func setMemory(c *Config, v string) error {
+	n, err := humanize.ParseBytes(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a size; use e.g. 256MiB, 1GiB or 512MB", v)
+	}
+	if n < minMemory {
+		return fmt.Errorf("%q is below the minimum of %s", v, humanize.IBytes(minMemory))
+	}
+	c.Memory = int64(n)
+	return nil
+}
+
+func setDuration(field func(*Config) *time.Duration, min time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration; use e.g. 500ms, 2s or 1m", v)
+		}
+		if d < min {
+			return fmt.Errorf("%q is below the minimum of %v", v, min)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+var logLevels = []string{"debug", "info", "warn", "error"}
+
+func setLogLevel(c *Config, v string) error {
+	for _, name := range logLevels {
+		if strings.EqualFold(v, name) {
+			lvl, err := logrus.ParseLevel(name)
+			if err != nil {
+				return err
+			}
+			c.LogLevel = lvl
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not a log level; use one of %s", v, strings.Join(logLevels, ", "))
+}
+
+func setBool(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a boolean; use true or false", v)
+		}
+		*field(c) = b
+		return nil
+	}
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/s3vol/s3vol/driver"
+	"github.com/s3vol/s3vol/internal/bufpool"
+	"github.com/s3vol/s3vol/registry"
+	"github.com/s3vol/s3vol/s3fs"
+)
+
+type mountFlags struct {
+	subpath  *string
+	readOnly *bool
+}
+
+func addMountFlags(fs *flag.FlagSet) mountFlags {
+	return mountFlags{
+		subpath:  fs.String("subpath", "", "mount only this folder of the volume, e.g. users/alice"),
+		readOnly: fs.Bool("ro", false, "mount read-only"),
+	}
+}
+
+// runMount is `s3vol mount [--subpath P] [--ro] VOLUME DIR`: one volume (or
+// view) mounted without Docker, for debugging and non-Docker hosts. It
+// holds a mount lease like the plugin, so the volume cannot be deleted
+// while mounted, and on SIGINT or SIGTERM flushes, unmounts and releases.
+func runMount(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlagSet("mount", stderr)
+	mf := addMountFlags(fs)
+	cfg, err := parseConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return usageError{fmt.Sprintf("s3vol mount takes a volume and a folder, got %q; usage: s3vol mount [--subpath P] [--ro] VOLUME DIR", joinArgs(fs.Args()))}
+	}
+	name, dir := fs.Arg(0), fs.Arg(1)
+	if *mf.subpath != "" {
+		if err := registry.ValidateSubpath(*mf.subpath); err != nil {
+			return err
+		}
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	reg, st, pool, err := openRegistry(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	lctx, cancel := context.WithTimeout(ctx, time.Minute)
+	lease, err := reg.Acquire(lctx, name)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("mounting %q: %w", name, err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := lease.Release(rctx); err != nil {
+			log.WithError(err).Warn("releasing the mount lease (it expires on its own)")
+		}
+	}()
+	e := lease.Entry()
+	prefix := e.DataPrefix
+	if *mf.subpath != "" {
+		prefix += *mf.subpath + "/"
+	}
+	if prefix != e.DataPrefix || e.Kind == registry.KindView {
+		fctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := driver.EnsureFolder(fctx, st.data, prefix)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("creating the folder of %q: %w", prefix, err)
+		}
+	}
+	mode := os.FileMode(e.Options.Mode & 0o7777)
+	m, err := s3fs.Mount(dir, s3fs.Options{
+		Store: st.data, Prefix: prefix, ReadOnly: *mf.readOnly || e.ReadOnly(),
+		UID: e.Options.UID, GID: e.Options.GID, DirMode: mode, FileMode: mode &^ 0o111,
+		MetadataTTL: cfg.MetadataTTL, CacheDir: filepath.Join(cfg.CacheDir, "mount-"+e.ID), Buffers: pool,
+		Logger: log.WithFields(logrus.Fields{"volume": name, "id": e.ID}),
+	})
+	if err != nil {
+		return fmt.Errorf("mounting %q on %s: %w", name, dir, err)
+	}
+	log.WithFields(logrus.Fields{"volume": name, "dir": dir, "prefix": prefix, "store": st.data.String()}).Info("mounted; stop with Ctrl-C (or SIGTERM) to flush and unmount")
+
+	unmounted := make(chan struct{})
+	go func() { m.Wait(); close(unmounted) }()
+	select {
+	case <-ctx.Done():
+	case <-unmounted:
+		log.Warn("the filesystem was unmounted from outside (fusermount -u or umount)")
+	}
+	return unmountClean(m, dir, log)
+}
+
+// unmountClean flushes and unmounts a standalone mount.
+func unmountClean(m *s3fs.Mounted, dir string, log *logrus.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ferr := m.Flush(ctx)
+	if ferr != nil {
+		log.WithError(ferr).Error("flushing open files")
+	}
+	uerr := m.Unmount(ctx)
+	if uerr != nil {
+		log.WithError(uerr).Warn("unmount refused (a process is still using the folder?); detaching lazily")
+		if derr := syscall.Unmount(dir, syscall.MNT_DETACH); derr != nil && !errors.Is(derr, syscall.EINVAL) {
+			return fmt.Errorf("unmounting %s: %w", dir, errors.Join(uerr, derr))
+		}
+	}
+	if ferr != nil {
+		return fmt.Errorf("flushing before unmount: %w", ferr)
+	}
+	log.WithField("dir", dir).Info("unmounted")
+	return nil
+}
+
+// openRegistry connects to the stores at once (commands other than serve
+// fail fast) and returns the registry over them.
+func openRegistry(ctx context.Context, cfg *Config, log *logrus.Logger) (*registry.Registry, stores, *bufpool.Pool, error) {
+	hostID, err := cfg.resolveHostID()
+	if err != nil {
+		return nil, stores{}, nil, err
+	}
+	pool := bufpool.New(cfg.Memory)
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	st, err := openStores(cctx, cfg, pool)
+	cancel()
+	if err != nil {
+		return nil, stores{}, nil, err
+	}
+	reg, err := registry.New(registry.Config{
+		Meta: st.meta, Data: st.data, Prefix: st.metaPrefix, Org: cfg.Org, HostID: hostID,
+		LeaseTTL: cfg.LeaseTTL, Logger: logrus.NewEntry(log),
+	})
+	if err != nil {
+		return nil, stores{}, nil, fmt.Errorf("setting up the registry: %w", err)
+	}
+	return reg, st, pool, nil
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/s3vol/s3vol/authz"
+	"github.com/s3vol/s3vol/driver"
+	"github.com/s3vol/s3vol/internal/bufpool"
+	"github.com/s3vol/s3vol/registry"
+	"github.com/s3vol/s3vol/store"
+)
+
+// Shutdown bounds: the calls in flight, then flushing and unmounting.
+const (
+	httpShutdownTimeout   = 30 * time.Second
+	driverShutdownTimeout = 5 * time.Minute
+)
+
+// runServe is `s3vol serve`: the Docker volume plugin daemon.
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, err := parseConfig(newFlagSet("serve", stderr), args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	// Listen first: Docker disables a plugin whose socket is not up within
+	// about ten seconds, and the store may be slow or down.
+	ln, err := listenSocket(cfg.Socket)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(cfg.Socket)
+
+	d, err := newDaemon(cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	shutdownHTTP := serveHTTP(ln, d.handler(), log)
+	log.WithFields(cfg.logFields()).WithFields(logrus.Fields{"version": version, "hostID": d.hostID}).Info("s3vol serving")
+	go d.connect(ctx)
+	d.drv.Start()
+
+	<-ctx.Done()
+	log.Info("shutting down: refusing new calls, then flushing and unmounting")
+	hctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
+	herr := shutdownHTTP(hctx)
+	cancel()
+	dctx, cancel := context.WithTimeout(context.Background(), driverShutdownTimeout)
+	derr := d.drv.Shutdown(dctx)
+	cancel()
+	d.reg.Close()
+	if err := errors.Join(herr, derr); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	log.Info("s3vol stopped")
+	return nil
+}
+
+// daemon holds the serving parts of `s3vol serve`.
+type daemon struct {
+	cfg    *Config
+	log    *logrus.Logger
+	hostID string
+	pool   *bufpool.Pool
+	data   *lazyStore
+	meta   *lazyStore
+	reg    *registry.Registry
+	drv    *driver.Driver
+}
+
+// newDaemon builds the registry and the driver over stores that connect in
+// the background (see connect); it does no store I/O.
+func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
+	hostID, err := cfg.resolveHostID()
+	if err != nil {
+		return nil, err
+	}
+	d := &daemon{cfg: cfg, log: log, hostID: hostID, pool: bufpool.New(cfg.Memory)}
+	d.data = newLazyStore(cfg.storeName(cfg.Bucket))
+	d.meta = d.data
+	metaPrefix := MetaPrefix
+	if cfg.MetaBucket != "" && cfg.MetaBucket != cfg.Bucket {
+		d.meta, metaPrefix = newLazyStore(cfg.storeName(cfg.MetaBucket)), ""
+	}
+	d.reg, err = registry.New(registry.Config{
+		Meta: d.meta, Data: d.data, Prefix: metaPrefix, Org: cfg.Org, HostID: hostID,
+		LeaseTTL: cfg.LeaseTTL, Logger: logrus.NewEntry(log),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setting up the registry: %w", err)
+	}
+	d.drv, err = driver.New(driver.Config{
+		Registry: d.reg, Data: d.data, MountRoot: cfg.MountRoot, CacheDir: cfg.CacheDir,
+		SnapshotPath: filepath.Join(cfg.StateDir, "registry-"+cfg.Org+".json"),
+		Buffers:      d.pool, MetadataTTL: cfg.MetadataTTL, MountGrace: cfg.MountGrace,
+		Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// handler serves the volume driver and, unless disabled, the authorization
+// plugin on one socket.
+func (d *daemon) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(driver.PathPrefix, driver.NewHandler(d.drv))
+	implements := []string{driver.ImplementsName}
+	if d.cfg.Authz {
+		name := strings.TrimSuffix(filepath.Base(d.cfg.Socket), ".sock")
+		authz.Register(mux, authz.New(d.drv.Has, d.log, authz.WithDriverName(name)))
+		implements = append(implements, "authz")
+	}
+	return pluginMux(mux, implements, d.log)
+}
+
+// connect connects the stores, retrying with backoff until it succeeds or
+// the daemon stops. A configuration mistake (bad credentials, no bucket) is
+// logged as such and retried too: the operator can fix the store side
+// without restarting the plugin, and Docker calls meanwhile fail with the
+// reason.
+func (d *daemon) connect(ctx context.Context) {
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		s, err := openStores(cctx, d.cfg, d.pool)
+		cancel()
+		if err == nil {
+			d.data.set(s.data)
+			if d.meta != d.data {
+				d.meta.set(s.meta)
+			}
+			d.log.WithFields(logrus.Fields{"data": s.data.String(), "meta": s.meta.String(), "attempts": attempt}).Info("connected to the object store")
+			return
+		}
+		d.data.failed(err)
+		d.meta.failed(err)
+		entry := d.log.WithError(err).WithField("retryIn", backoff)
+		if attempt == 1 || attempt%10 == 0 || errors.Is(err, store.ErrAccessDenied) && attempt < 3 {
+			entry.Error("cannot connect to the object store; Docker calls fail until it answers")
+		} else {
+			entry.Debug("still cannot connect to the object store")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
