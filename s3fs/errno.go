@@ -1,0 +1,46 @@
+package s3fs
+
+import (
+	"context"
+	"errors"
+	"os"
+	"syscall"
+
+	"github.com/s3vol/s3vol/store"
+)
+
+// toErrno maps an error from the store or the local disk to the errno the
+// caller sees.
+func toErrno(err error) syscall.Errno {
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, store.ErrNotFound):
+		return syscall.ENOENT
+	case errors.Is(err, store.ErrAccessDenied):
+		return syscall.EACCES
+	case errors.Is(err, store.ErrNoSpace):
+		return syscall.ENOSPC
+	case errors.Is(err, store.ErrInvalidArgument), errors.Is(err, store.ErrInvalidRange):
+		return syscall.EINVAL
+	case errors.Is(err, context.Canceled):
+		return syscall.EINTR
+	case errors.As(err, &errno):
+		return errno
+	case errors.Is(err, os.ErrNotExist):
+		return syscall.ENOENT
+	}
+	return syscall.EIO
+}
+
+// fail logs a failed store operation and returns its errno. Expected
+// outcomes (a missing key, an interrupted call) are not logged as errors.
+func (f *fsys) fail(op, path string, err error) syscall.Errno {
+	e := toErrno(err)
+	if e != syscall.ENOENT && e != syscall.EINTR {
+		f.log.WithFields(map[string]any{"op": op, "path": path, "errno": e.Error()}).
+			WithError(err).Error("s3fs operation failed")
+	}
+	return e
+}

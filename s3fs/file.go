@@ -1,0 +1,485 @@
+package s3fs
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/s3vol/s3vol/store"
+)
+
+// fileNode is a regular file. Its content is either in the store alone
+// (clean: reads fetch byte ranges) or held locally while it is modified
+// (local: a staging file), until a commit uploads it whole.
+type fileNode struct {
+	node
+
+	// dataMu serializes the local content: reads of it, writes,
+	// truncates and commits. Taken before mu.
+	dataMu sync.Mutex
+
+	mu        sync.Mutex
+	attrs     attrs     // size is the local content's while there is one
+	checkedAt time.Time // when attrs were last checked against the store
+	local     *staged   // nil while the store holds the content
+	dirty     bool      // local differs from the store
+	pending   bool      // created here and never committed: not in the store
+	unlinked  bool
+	handles   int
+	writers   int
+	// version counts the changes of the stored object made by this mount
+	// (commits, renames, metadata rewrites): open readers then follow
+	// the node to the new version, while changes made elsewhere leave
+	// them pinned to the version they opened.
+	version uint64
+	// remoteGen counts the versions seen in the store; cacheGen is the
+	// one the kernel's page cache holds.
+	remoteGen, cacheGen uint64
+}
+
+var (
+	_ fs.NodeGetattrer = (*fileNode)(nil)
+	_ fs.NodeSetattrer = (*fileNode)(nil)
+	_ fs.NodeOpener    = (*fileNode)(nil)
+	_ fs.NodeFsyncer   = (*fileNode)(nil)
+	_ fs.NodeAllocater = (*fileNode)(nil)
+)
+
+// startNew makes the node a new, empty file that exists only here until
+// its first commit.
+func (n *fileNode) startNew() {
+	n.local = newStaged(n.fsys, base{})
+	n.dirty, n.pending = true, true
+	n.fsys.markDirty(n, true)
+}
+
+// isLocal reports whether this mount holds the file's authoritative state.
+func (n *fileNode) isLocal() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.local != nil || n.dirty || n.writers > 0
+}
+
+func (n *fileNode) pendingAttrs() (attrs, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.currentAttrsLocked(), n.pending && !n.unlinked
+}
+
+func (n *fileNode) currentAttrs() attrs {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.currentAttrsLocked()
+}
+
+func (n *fileNode) currentAttrsLocked() attrs {
+	a := n.attrs
+	if n.local != nil {
+		a.size = n.local.length()
+	}
+	return a
+}
+
+func (n *fileNode) markUnlinked() {
+	n.dataMu.Lock()
+	defer n.dataMu.Unlock()
+	n.mu.Lock()
+	n.unlinked, n.dirty, n.pending = true, false, false
+	n.mu.Unlock()
+	n.fsys.markDirty(n, false)
+}
+
+// refresh takes attributes read from the store. Local state wins; a new
+// version replaces the attributes, the same version only improves them.
+func (n *fileNode) refresh(a attrs) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.local != nil || n.dirty || n.writers > 0 {
+		return
+	}
+	switch {
+	case !a.sameVersion(&n.attrs):
+		n.attrs = a
+		n.remoteGen++
+	case a.metaKnown || !n.attrs.metaKnown:
+		n.attrs = a
+	}
+	n.checkedAt = time.Now()
+}
+
+// revalidate checks the attributes against the store once they are older
+// than the TTL: from the parent's fresh listing if there is one, else with
+// a Stat.
+func (n *fileNode) revalidate(ctx context.Context) error {
+	n.mu.Lock()
+	skip := n.local != nil || n.dirty || n.writers > 0 || n.fsys.fresh(n.checkedAt)
+	n.mu.Unlock()
+	if skip {
+		return nil
+	}
+	name, d := n.parentDir()
+	if d == nil {
+		return nil // unlinked while open: keep what we know
+	}
+	if e, found, known := d.cachedEntry(name); known {
+		if !found || e.kind != kindFile {
+			return store.NewError("stat", name, store.ErrNotFound, nil)
+		}
+		n.refresh(e.attrs)
+		return nil
+	}
+	rel, ok := n.path()
+	if !ok {
+		return nil
+	}
+	ctx, cancel := n.fsys.requestCtx(ctx)
+	defer cancel()
+	obj, err := n.fsys.st.Stat(ctx, n.fsys.fileKey(rel))
+	if err != nil {
+		return err
+	}
+	k, a := n.fsys.attrsFromObject(obj, false)
+	if k != kindFile {
+		return store.NewError("stat", rel, store.ErrNotFound, errors.New("no longer a regular file"))
+	}
+	n.refresh(a)
+	return nil
+}
+
+func (n *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if err := n.revalidate(ctx); err != nil {
+		return n.fsys.fail("getattr", n.name(), err)
+	}
+	a := n.currentAttrs()
+	a.fill(kindFile, &out.Attr)
+	return 0
+}
+
+// name is the node's path for logs.
+func (n *fileNode) name() string {
+	if p, ok := n.path(); ok {
+		return p
+	}
+	return "(unlinked)"
+}
+
+// Open revalidates a stale clean file and hands out a handle. The kernel
+// keeps its page cache across opens while the stored version is unchanged.
+func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	writable := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	if writable && n.fsys.opts.ReadOnly {
+		return nil, 0, syscall.EROFS
+	}
+	if err := n.revalidate(ctx); err != nil {
+		return nil, 0, n.fsys.fail("open", n.name(), err)
+	}
+	h := n.newHandle(flags)
+	if writable && flags&syscall.O_TRUNC != 0 {
+		if errno := n.truncate(ctx, 0); errno != 0 {
+			h.Release(ctx)
+			return nil, 0, errno
+		}
+	}
+	n.mu.Lock()
+	keep := n.cacheGen == n.remoteGen
+	n.cacheGen = n.remoteGen
+	n.mu.Unlock()
+	var fuseFlags uint32
+	if keep {
+		fuseFlags |= fuse.FOPEN_KEEP_CACHE
+	}
+	return h, fuseFlags, 0
+}
+
+func (n *fileNode) newHandle(flags uint32) *handle {
+	writable := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	n.mu.Lock()
+	n.handles++
+	if writable {
+		n.writers++
+	}
+	n.mu.Unlock()
+	return &handle{n: n, writable: writable}
+}
+
+// release drops a handle; the last writer commits what is still dirty
+// (the error was already reported by close) and the last handle drops
+// the local content.
+func (n *fileNode) release(ctx context.Context, writable bool) {
+	n.mu.Lock()
+	n.handles--
+	if writable {
+		n.writers--
+	}
+	lastWriter := writable && n.writers == 0
+	n.mu.Unlock()
+	if lastWriter {
+		n.commit(ctx) // logged inside
+	}
+	n.dataMu.Lock()
+	defer n.dataMu.Unlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.handles == 0 && n.local != nil && (!n.dirty || n.unlinked) {
+		n.local.close()
+		n.local = nil
+		n.checkedAt = time.Now()
+	}
+}
+
+// ensureLocal returns the local content, starting it from the stored
+// object. Called with dataMu held.
+func (n *fileNode) ensureLocal() (*staged, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.local != nil {
+		return n.local, nil
+	}
+	rel, ok := n.path()
+	if !ok && !n.unlinked {
+		return nil, syscall.ENOENT
+	}
+	n.local = newStaged(n.fsys, base{key: n.fsys.fileKey(rel), etag: n.attrs.etag, limit: n.attrs.size})
+	return n.local, nil
+}
+
+// write stores data at off in the local content.
+func (n *fileNode) write(ctx context.Context, data []byte, off int64) syscall.Errno {
+	n.dataMu.Lock()
+	defer n.dataMu.Unlock()
+	local, err := n.ensureLocal()
+	if err == nil {
+		err = local.writeAt(ctx, data, off)
+	}
+	if err != nil {
+		return n.fsys.fail("write", n.name(), err)
+	}
+	n.touch()
+	return 0
+}
+
+// touch records a local change of the content.
+func (n *fileNode) touch() {
+	n.mu.Lock()
+	n.attrs.mtime = time.Now()
+	dirty := !n.unlinked
+	n.dirty = dirty
+	n.mu.Unlock()
+	n.fsys.markDirty(n, dirty)
+}
+
+// read serves a read from the local content; ok is false when the file
+// is clean and the caller must read from the store.
+func (n *fileNode) read(ctx context.Context, dest []byte, off int64) (int, bool, syscall.Errno) {
+	n.dataMu.Lock()
+	defer n.dataMu.Unlock()
+	n.mu.Lock()
+	local := n.local
+	n.mu.Unlock()
+	if local == nil {
+		return 0, false, 0
+	}
+	nr, err := local.readAt(ctx, dest, off)
+	if err != nil {
+		return 0, true, n.fsys.fail("read", n.name(), err)
+	}
+	return nr, true, 0
+}
+
+// truncate sets the size. Without an open writer (truncate(2)) the change
+// is committed at once, as no close will follow.
+func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
+	n.dataMu.Lock()
+	n.mu.Lock()
+	if n.local == nil && size == 0 {
+		// Nothing of the old content is needed.
+		n.local = newStaged(n.fsys, base{})
+	}
+	n.mu.Unlock()
+	local, err := n.ensureLocal()
+	if err == nil {
+		err = local.truncate(size)
+	}
+	if err != nil {
+		n.dataMu.Unlock()
+		return n.fsys.fail("truncate", n.name(), err)
+	}
+	n.touch()
+	n.mu.Lock()
+	writers := n.writers
+	n.mu.Unlock()
+	n.dataMu.Unlock()
+	if writers == 0 {
+		return n.commitErrno(ctx)
+	}
+	return 0
+}
+
+func (n *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if n.fsys.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	if size, ok := in.GetSize(); ok {
+		if errno := n.truncate(ctx, int64(size)); errno != 0 {
+			return errno
+		}
+	}
+	if errno := n.setMeta(ctx, in); errno != 0 {
+		return errno
+	}
+	a := n.currentAttrs()
+	a.fill(kindFile, &out.Attr)
+	return 0
+}
+
+// setMeta applies chmod, chown and utimes. A file with local changes
+// carries them to its next commit; a clean file rewrites its metadata
+// with a server-side copy onto itself.
+func (n *fileNode) setMeta(ctx context.Context, in *fuse.SetAttrIn) syscall.Errno {
+	n.dataMu.Lock()
+	defer n.dataMu.Unlock()
+	n.mu.Lock()
+	a := n.attrs
+	if !applySetattr(&a, in) {
+		n.mu.Unlock()
+		return 0
+	}
+	a.metaKnown = true
+	if n.dirty || n.unlinked {
+		n.attrs = a
+		n.mu.Unlock()
+		return 0
+	}
+	n.mu.Unlock()
+	rel, ok := n.path()
+	if !ok {
+		return 0
+	}
+	obj, err := n.fsys.rewriteMeta(ctx, n.fsys.fileKey(rel), a.metadata(kindFile))
+	if err != nil {
+		return n.fsys.fail("setattr", rel, err)
+	}
+	n.mu.Lock()
+	a.etag, a.lastModified = obj.ETag, obj.LastModified
+	n.attrs = a
+	n.checkedAt = time.Now()
+	n.version++
+	if n.local != nil {
+		n.local.base.etag = obj.ETag
+	}
+	n.mu.Unlock()
+	n.updateParentEntry()
+	return 0
+}
+
+// rewriteMeta replaces an object's metadata with a copy onto itself. It
+// is not pinned to a version: a chmod applies to whatever the file holds.
+func (f *fsys) rewriteMeta(ctx context.Context, key string, meta map[string]string) (store.Object, error) {
+	ctx, cancel := f.transferCtx(ctx)
+	defer cancel()
+	return f.st.Copy(ctx, key, key, store.CopyOptions{ReplaceMetadata: true, Metadata: meta})
+}
+
+// updateParentEntry tells the parent's listing the node's new attributes.
+func (n *fileNode) updateParentEntry() {
+	if name, d := n.parentDir(); d != nil {
+		d.setEntry(name, kindFile, n.currentAttrs())
+	}
+}
+
+// commit uploads the local content if it differs from the store. The
+// object becomes visible whole, when the upload completes.
+func (n *fileNode) commit(ctx context.Context) error {
+	n.dataMu.Lock()
+	defer n.dataMu.Unlock()
+	return n.commitLocked(ctx)
+}
+
+func (n *fileNode) commitLocked(ctx context.Context) error {
+	n.mu.Lock()
+	if !n.dirty || n.unlinked || n.local == nil {
+		n.mu.Unlock()
+		return nil
+	}
+	n.mu.Unlock()
+	rel, ok := n.path()
+	if !ok {
+		return nil // unlinked: nothing to store
+	}
+	return n.commitToLocked(ctx, rel)
+}
+
+// commitToLocked uploads the local content as the file at rel, dirty or
+// not (a rename moves it there). Called with dataMu held.
+func (n *fileNode) commitToLocked(ctx context.Context, rel string) error {
+	n.mu.Lock()
+	a, local := n.attrs, n.local
+	n.mu.Unlock()
+	obj, err := local.commit(ctx, n.fsys.fileKey(rel), store.PutOptions{Metadata: a.metadata(kindFile)})
+	if err != nil {
+		n.fsys.log.WithFields(map[string]any{"path": rel, "size": local.length()}).WithError(err).
+			Error("uploading a file failed; its changes stay local and are retried on the next close or fsync")
+		return err
+	}
+	n.mu.Lock()
+	n.dirty, n.pending = false, false
+	n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
+	n.attrs.size = local.length()
+	n.attrs.metaKnown = true
+	n.checkedAt = time.Now()
+	n.version++
+	n.mu.Unlock()
+	n.fsys.markDirty(n, false)
+	n.updateParentEntry()
+	return nil
+}
+
+// commitErrno commits and maps a failure for close and fsync: ENOSPC when
+// the store is full, EIO otherwise.
+func (n *fileNode) commitErrno(ctx context.Context) syscall.Errno {
+	err := n.commit(ctx)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, store.ErrNoSpace):
+		return syscall.ENOSPC
+	}
+	return syscall.EIO
+}
+
+func (n *fileNode) Fsync(ctx context.Context, fh fs.FileHandle, flags uint32) syscall.Errno {
+	return n.commitErrno(ctx)
+}
+
+// Allocate (fallocate): only plain preallocation that may grow the file
+// is supported; the store has no holes to punch.
+func (n *fileNode) Allocate(ctx context.Context, fh fs.FileHandle, off uint64, size uint64, mode uint32) syscall.Errno {
+	if mode != 0 {
+		return syscall.EOPNOTSUPP
+	}
+	end := int64(off + size)
+	if end <= n.currentAttrs().size {
+		return 0
+	}
+	n.dataMu.Lock()
+	local, err := n.ensureLocal()
+	if err == nil && end > local.length() {
+		err = local.truncate(end)
+	}
+	n.dataMu.Unlock()
+	if err != nil {
+		return n.fsys.fail("fallocate", n.name(), err)
+	}
+	n.touch()
+	return 0
+}
+
+// CopyFileRange is left to the kernel's fallback (read + write).
+func (n *fileNode) CopyFileRange(ctx context.Context, fhIn fs.FileHandle, offIn uint64, out *fs.Inode, fhOut fs.FileHandle, offOut uint64, len uint64, flags uint64) (uint32, syscall.Errno) {
+	return 0, syscall.EOPNOTSUPP
+}

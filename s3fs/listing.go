@@ -1,0 +1,245 @@
+package s3fs
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/s3vol/s3vol/store"
+)
+
+// entry is what a directory knows about one of its entries.
+type entry struct {
+	kind  kind
+	attrs attrs
+}
+
+// listing is a directory's cached listing: every entry, from one delimited
+// LIST, kept up to date by this mount's own changes and refetched once it
+// is older than the TTL. It also answers lookups, positive and negative,
+// while fresh. Guarded by the directory's mu.
+type listing struct {
+	at        time.Time
+	entries   map[string]*entry
+	hasMarker bool
+}
+
+// listCall is a LIST in flight that concurrent callers share.
+type listCall struct {
+	done chan struct{}
+	l    *listing
+	err  error
+	// replay holds the local changes made while the LIST ran; they are
+	// applied to its result, which may predate them.
+	replay []func(*listing)
+}
+
+// list returns a fresh listing of d, fetching it if needed. Concurrent
+// callers share one fetch.
+func (d *dirNode) list(ctx context.Context) (*listing, error) {
+	d.mu.Lock()
+	if l := d.listing; l != nil && d.fsys.fresh(l.at) {
+		d.mu.Unlock()
+		return l, nil
+	}
+	if c := d.listCall; c != nil {
+		d.mu.Unlock()
+		<-c.done
+		return c.l, c.err
+	}
+	c := &listCall{done: make(chan struct{})}
+	d.listCall = c
+	old := d.listing
+	d.mu.Unlock()
+
+	l, err := d.fetchListing(ctx, old)
+
+	d.mu.Lock()
+	d.listCall = nil
+	if err == nil {
+		for _, apply := range c.replay {
+			apply(l)
+		}
+		d.addPendingChildren(l)
+		d.listing = l
+		if l.hasMarker {
+			d.hasMarker = true
+		}
+	}
+	c.l, c.err = l, err
+	d.mu.Unlock()
+	close(c.done)
+	return l, err
+}
+
+// applyLocal records a change this mount made to d's entries in the
+// cached listing, and in the listing being fetched if there is one.
+func (d *dirNode) applyLocal(change func(*listing)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.listing != nil {
+		change(d.listing)
+	}
+	if d.listCall != nil {
+		d.listCall.replay = append(d.listCall.replay, change)
+	}
+}
+
+func (d *dirNode) setEntry(name string, k kind, a attrs) {
+	d.applyLocal(func(l *listing) { l.entries[name] = &entry{kind: k, attrs: a} })
+}
+
+func (d *dirNode) removeEntry(name string) {
+	d.applyLocal(func(l *listing) { delete(l.entries, name) })
+}
+
+// cachedEntry answers a lookup from a fresh listing: found is the entry or
+// nil, and known says whether the listing could answer at all.
+func (d *dirNode) cachedEntry(name string) (e entry, found, known bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := d.listing
+	if l == nil || !d.fsys.fresh(l.at) {
+		return entry{}, false, false
+	}
+	if p := l.entries[name]; p != nil {
+		return *p, true, true
+	}
+	return entry{}, false, true
+}
+
+// addPendingChildren adds the files created here but not yet committed:
+// the store does not list them yet. Called with d.mu held.
+func (d *dirNode) addPendingChildren(l *listing) {
+	for name, ch := range d.Children() {
+		if fn, ok := ch.Operations().(*fileNode); ok {
+			if a, pending := fn.pendingAttrs(); pending {
+				l.entries[name] = &entry{kind: kindFile, attrs: a}
+			}
+		}
+	}
+}
+
+// fetchListing LISTs the directory and decodes its entries, keeping the
+// attributes already known for unchanged objects.
+func (d *dirNode) fetchListing(ctx context.Context, old *listing) (*listing, error) {
+	f := d.fsys
+	rel, ok := d.path()
+	if !ok {
+		return nil, store.NewError("list", "", store.ErrNotFound, nil)
+	}
+	ctx, cancel := f.transferCtx(ctx)
+	defer cancel()
+	prefix := f.dirPrefix(rel)
+	l := &listing{at: time.Now(), entries: make(map[string]*entry)}
+	for obj, err := range f.st.List(ctx, store.ListOptions{Prefix: prefix, Delimiter: "/"}) {
+		if err != nil {
+			return nil, err
+		}
+		d.addListed(l, prefix, obj)
+	}
+	d.reuseKnownAttrs(l, old)
+	f.statAmbiguous(ctx, prefix, l)
+	return l, nil
+}
+
+// addListed adds one LIST result to l, hiding keys that cannot be paths.
+func (d *dirNode) addListed(l *listing, prefix string, obj store.Object) {
+	f := d.fsys
+	name := obj.Key[len(prefix):]
+	if obj.IsPrefix {
+		name = strings.TrimSuffix(name, "/")
+		if !validName(name) {
+			f.odd.report(f, obj.Key, "invalid directory name")
+			return
+		}
+		if e := l.entries[name]; e != nil && e.kind != kindDir {
+			f.odd.report(f, prefix+name, "a file and a directory share this name; the directory is shown")
+		}
+		l.entries[name] = &entry{kind: kindDir, attrs: f.defaultAttrs(kindDir, store.Object{LastModified: f.started})}
+		return
+	}
+	if name == "" {
+		l.hasMarker = true
+		return
+	}
+	if !validName(name) {
+		f.odd.report(f, obj.Key, "invalid file name")
+		return
+	}
+	if e := l.entries[name]; e != nil {
+		return // a directory of the same name came first; keep it
+	}
+	l.entries[name] = &entry{kind: kindFile, attrs: f.defaultAttrs(kindFile, obj)}
+}
+
+// reuseKnownAttrs keeps metadata learnt earlier (from a Stat, or our own
+// writes) for objects whose version has not changed, so that a relisting
+// does not fall back to default modes.
+func (d *dirNode) reuseKnownAttrs(l, old *listing) {
+	children := d.Children()
+	for name, e := range l.entries {
+		if ch := children[name]; ch != nil {
+			if k, a, ok := knownAttrs(ch.Operations()); ok && (k == kindDir) == (e.kind == kindDir) {
+				if k == kindDir || a.sameVersion(&e.attrs) {
+					e.kind, e.attrs = k, a
+					continue
+				}
+			}
+		}
+		if old == nil {
+			continue
+		}
+		if o := old.entries[name]; o != nil && o.attrs.metaKnown && (o.kind == kindDir) == (e.kind == kindDir) {
+			if o.kind == kindDir || o.attrs.sameVersion(&e.attrs) {
+				e.kind, e.attrs = o.kind, o.attrs
+			}
+		}
+	}
+}
+
+// symlinkMax is the longest symlink target (PATH_MAX - 1): only objects of
+// 1..symlinkMax bytes can be symlinks.
+const symlinkMax = 4095
+
+// statAmbiguous fetches the metadata of the listed objects that could be
+// symlinks: a LIST cannot tell a symlink from a small file, and showing a
+// symlink as a file would break every program walking the tree. Larger and
+// empty objects keep the listing's attributes. Errors leave the defaults.
+func (f *fsys) statAmbiguous(ctx context.Context, prefix string, l *listing) {
+	var todo []string
+	for name, e := range l.entries {
+		if e.kind == kindFile && !e.attrs.metaKnown && e.attrs.size > 0 && e.attrs.size <= symlinkMax {
+			todo = append(todo, name)
+		}
+	}
+	slices.Sort(todo)
+	var mu sync.Mutex
+	f.parallel(len(todo), func(i int) {
+		obj, err := f.st.Stat(ctx, prefix+todo[i])
+		if err != nil {
+			return
+		}
+		k, a := f.attrsFromObject(obj, false)
+		mu.Lock()
+		l.entries[todo[i]] = &entry{kind: k, attrs: a}
+		mu.Unlock()
+	})
+}
+
+// parallel runs fn(0..n-1) with at most StoreConcurrency at once.
+func (f *fsys) parallel(n int, fn func(i int)) {
+	sem := make(chan struct{}, f.opts.StoreConcurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,238 @@
+package s3fs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/s3vol/s3vol/store"
+)
+
+// Read-ahead tuning. A reader starts with a window of readAheadStart bytes
+// and doubles it each time the reader moves into a new chunk, up to the
+// handle's cap; chunks are a quarter of the window (at least 1 MiB, at
+// most ReadChunkMax), so up to four ranged GETs run in parallel ahead of
+// the reader (eight at the cap).
+const (
+	readAheadStart = 1 << 20
+	minChunk       = 1 << 20
+	// A read within nearSlack of where the last one ended counts as
+	// sequential: the kernel issues its read-ahead requests in parallel,
+	// so they arrive slightly out of order.
+	nearSlack = 1 << 20
+	// seqStreak near reads in a row switch read-ahead on (a read at offset
+	// 0 does it at once): a random reader never pays for it.
+	seqStreak = 2
+	// keepBehind: consumed chunks stay this long behind the reader, for
+	// the late requests of the kernel's parallel read-ahead.
+	keepBehind = 1 << 20
+)
+
+// rangeReader reads one version of an object (its ETag pinned on every
+// GET) for one open file: random reads fetch exactly the bytes asked
+// for, straight into the kernel's buffer; sequential reads are served
+// from a window of chunks fetched ahead in parallel. Chunk buffers come
+// from the shared memory budget with TryGet: when the budget is spent,
+// read-ahead shrinks instead of waiting.
+type rangeReader struct {
+	f    *fsys
+	key  string
+	etag string
+	size int64
+
+	ctx    context.Context // cancels the prefetches on close
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	window []*chunk // contiguous, ascending
+	next   int64    // where the last read ended
+	streak int      // near reads in a row
+	ra     int64    // the window's target size
+}
+
+type chunk struct {
+	off, end int64
+	buf      []byte
+	done     chan struct{}
+	err      error // set before done is closed
+	fetched  bool
+	touched  bool // a read has used it
+	dropped  bool // out of the window: free once fetched and unused
+	users    int  // reads copying from it
+}
+
+func newRangeReader(f *fsys, key, etag string, size int64) *rangeReader {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &rangeReader{f: f, key: key, etag: etag, size: size, ctx: ctx, cancel: cancel, ra: readAheadStart, next: -1}
+}
+
+// read fills dest with the bytes at off, short only at the end of the
+// object.
+func (r *rangeReader) read(ctx context.Context, dest []byte, off int64) (int, error) {
+	if off >= r.size {
+		return 0, nil
+	}
+	end := min(off+int64(len(dest)), r.size)
+	dest = dest[:end-off]
+
+	r.mu.Lock()
+	if r.sequential(off, end) {
+		r.fillWindow(off)
+	} else if !r.inWindow(off) {
+		r.dropWindow()
+	}
+	pos := off
+	for pos < end {
+		c := r.chunkAt(pos)
+		if c == nil {
+			break
+		}
+		if !c.touched {
+			c.touched = true
+			r.ra = min(2*r.ra, r.f.opts.ReadAheadMax)
+		}
+		c.users++
+		r.mu.Unlock()
+		<-c.done
+		n := 0
+		if c.err == nil {
+			n = copy(dest[pos-off:], c.buf[pos-c.off:])
+		}
+		r.mu.Lock()
+		c.users--
+		r.maybeFree(c)
+		if c.err != nil {
+			r.mu.Unlock()
+			return 0, c.err
+		}
+		pos += int64(n)
+	}
+	r.mu.Unlock()
+	if pos < end {
+		if err := r.fetchInto(ctx, dest[pos-off:], pos); err != nil {
+			return 0, err
+		}
+	}
+	return len(dest), nil
+}
+
+// sequential records the access and reports whether it continues a
+// sequential run. Called with mu held.
+func (r *rangeReader) sequential(off, end int64) bool {
+	near := r.next >= 0 && off >= r.next-nearSlack && off <= r.next+nearSlack
+	switch {
+	case off == 0 && r.next < 0:
+		r.streak = seqStreak
+	case near || r.inWindow(off):
+		r.streak++
+	default:
+		r.streak = 0
+		r.ra = readAheadStart
+	}
+	r.next = max(r.next, end)
+	if !near && !r.inWindow(off) {
+		r.next = end
+	}
+	return r.streak >= seqStreak
+}
+
+func (r *rangeReader) inWindow(off int64) bool {
+	return len(r.window) > 0 && off >= r.window[0].off && off < r.window[len(r.window)-1].end
+}
+
+func (r *rangeReader) chunkAt(pos int64) *chunk {
+	for _, c := range r.window {
+		if pos >= c.off && pos < c.end {
+			return c
+		}
+	}
+	return nil
+}
+
+// fillWindow drops the chunks the reader has left behind and starts
+// fetches until the window reaches ra bytes past off. Called with mu held.
+func (r *rangeReader) fillWindow(off int64) {
+	for len(r.window) > 0 && r.window[0].end+keepBehind <= off {
+		r.drop(r.window[0])
+		r.window = r.window[1:]
+	}
+	start := off
+	if len(r.window) > 0 {
+		last := r.window[len(r.window)-1].end
+		if off < r.window[0].off || off > last {
+			r.dropWindow()
+		} else {
+			start = last
+		}
+	}
+	target := min(off+r.ra, r.size)
+	chunkSize := min(max(r.ra/4, minChunk), r.f.opts.ReadChunkMax)
+	for start < target {
+		size := min(chunkSize, r.size-start)
+		buf, ok := r.f.pool.TryGet(int(size))
+		if !ok {
+			return // the budget is spent: read on with what we have
+		}
+		c := &chunk{off: start, end: start + size, buf: buf, done: make(chan struct{})}
+		r.window = append(r.window, c)
+		go r.prefetch(c)
+		start += size
+	}
+}
+
+func (r *rangeReader) prefetch(c *chunk) {
+	ctx, cancel := r.f.transferCtx(r.ctx)
+	defer cancel()
+	err := r.fetchInto(ctx, c.buf, c.off)
+	c.err = err
+	close(c.done)
+	r.mu.Lock()
+	c.fetched = true
+	r.maybeFree(c)
+	r.mu.Unlock()
+}
+
+func (r *rangeReader) drop(c *chunk) {
+	c.dropped = true
+	r.maybeFree(c)
+}
+
+func (r *rangeReader) dropWindow() {
+	for _, c := range r.window {
+		r.drop(c)
+	}
+	r.window = nil
+}
+
+// maybeFree returns a chunk's buffer once nothing can use it any more.
+// Called with mu held.
+func (r *rangeReader) maybeFree(c *chunk) {
+	if c.dropped && c.fetched && c.users == 0 && c.buf != nil {
+		r.f.pool.Put(c.buf)
+		c.buf = nil
+	}
+}
+
+// fetchInto reads len(dest) bytes at off with one ranged GET.
+func (r *rangeReader) fetchInto(ctx context.Context, dest []byte, off int64) error {
+	ctx, cancel := r.f.transferCtx(ctx)
+	defer cancel()
+	body, _, err := r.f.st.Get(ctx, r.key, store.GetOptions{Offset: off, Length: int64(len(dest)), IfMatch: r.etag})
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	if _, err := io.ReadFull(body, dest); err != nil {
+		return fmt.Errorf("reading bytes %d-%d of %q: %w", off, off+int64(len(dest))-1, r.key, err)
+	}
+	return nil
+}
+
+// close cancels the prefetches and frees the window.
+func (r *rangeReader) close() {
+	r.cancel()
+	r.mu.Lock()
+	r.dropWindow()
+	r.mu.Unlock()
+}

@@ -1,0 +1,251 @@
+package s3fs
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/s3vol/s3vol/store"
+)
+
+// Rename moves a file, symlink or directory. Objects cannot be renamed in
+// place: each is copied on the server side, then the source is deleted.
+// A file or symlink moves atomically as far as readers of the new name
+// can tell; a directory moves key by key and is not atomic (a crash in the
+// middle leaves both names partly populated, never data lost: sources are
+// deleted only after every copy succeeded).
+func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	const renameExchange = 1 << 1 // RENAME_EXCHANGE
+	if flags&renameExchange != 0 {
+		return syscall.EINVAL
+	}
+	nd, ok := newParent.(*dirNode)
+	if !ok {
+		return syscall.EXDEV
+	}
+	oldRel, errno := d.childPath(name)
+	if errno != 0 {
+		return errno
+	}
+	newRel, errno := nd.childPath(newName)
+	if errno != 0 {
+		return errno
+	}
+	ch := d.GetChild(name)
+	if ch == nil {
+		// The kernel looks the source up first; it may have been forgotten
+		// since. Look it up again.
+		var out fuse.EntryOut
+		var errno syscall.Errno
+		if ch, errno = d.Lookup(ctx, name, &out); errno != 0 {
+			return errno
+		}
+	}
+	if dst := nd.GetChild(newName); dst != nil {
+		if fn, ok := dst.Operations().(*fileNode); ok && fn != ch.Operations() {
+			fn.markUnlinked()
+		}
+	}
+	var k kind
+	var a attrs
+	switch n := ch.Operations().(type) {
+	case *fileNode:
+		k, errno = kindFile, n.renameTo(ctx, oldRel, newRel)
+		a = n.currentAttrs()
+	case *linkNode:
+		k, errno = kindSymlink, d.fsys.moveObject(ctx, oldRel, newRel)
+		a = n.getAttrs()
+	case *dirNode:
+		k, errno = kindDir, d.fsys.renameDir(ctx, n, oldRel, newRel)
+		a = n.getAttrs()
+	}
+	if errno != 0 {
+		return errno
+	}
+	d.removeEntry(name)
+	nd.setEntry(newName, k, a)
+	d.keepImplicit(ctx)
+	return 0
+}
+
+// renameTo moves a file: local changes are committed straight to the new
+// name, a clean file is copied.
+func (n *fileNode) renameTo(ctx context.Context, oldRel, newRel string) syscall.Errno {
+	n.dataMu.Lock()
+	defer n.dataMu.Unlock()
+	n.mu.Lock()
+	dirty, pending, etag := n.dirty, n.pending, n.attrs.etag
+	n.mu.Unlock()
+	f := n.fsys
+	if dirty {
+		if err := n.commitToLocked(ctx, newRel); err != nil {
+			return f.fail("rename", oldRel, err)
+		}
+		if !pending {
+			if err := f.deleteKey(ctx, f.fileKey(oldRel)); err != nil {
+				return f.fail("rename", oldRel, err)
+			}
+		}
+		return 0
+	}
+	obj, err := f.copyObject(ctx, f.fileKey(oldRel), f.fileKey(newRel), etag)
+	if err == nil {
+		err = f.deleteKey(ctx, f.fileKey(oldRel))
+	}
+	if err != nil {
+		return f.fail("rename", oldRel, err)
+	}
+	n.mu.Lock()
+	n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
+	if n.local != nil {
+		n.local.base.key, n.local.base.etag = f.fileKey(newRel), obj.ETag
+	}
+	n.version++
+	n.mu.Unlock()
+	return 0
+}
+
+// moveObject copies one object to a new name and deletes the old one.
+func (f *fsys) moveObject(ctx context.Context, oldRel, newRel string) syscall.Errno {
+	_, err := f.copyObject(ctx, f.fileKey(oldRel), f.fileKey(newRel), "")
+	if err == nil {
+		err = f.deleteKey(ctx, f.fileKey(oldRel))
+	}
+	if err != nil {
+		return f.fail("rename", oldRel, err)
+	}
+	return 0
+}
+
+func (f *fsys) copyObject(ctx context.Context, src, dst, etag string) (store.Object, error) {
+	ctx, cancel := f.transferCtx(ctx)
+	defer cancel()
+	return f.st.Copy(ctx, src, dst, store.CopyOptions{IfMatch: etag})
+}
+
+func (f *fsys) deleteKey(ctx context.Context, key string) error {
+	ctx, cancel := f.requestCtx(ctx)
+	defer cancel()
+	return f.st.Delete(ctx, key)
+}
+
+// renameDir moves every key under the directory: files with local content
+// are committed first, then all keys are copied (in parallel), and only
+// when every copy succeeded are the sources deleted. The target must be
+// absent or empty.
+func (f *fsys) renameDir(ctx context.Context, dir *dirNode, oldRel, newRel string) syscall.Errno {
+	if strings.HasPrefix(newRel+"/", oldRel+"/") {
+		return syscall.EINVAL // into itself; the kernel normally catches this
+	}
+	if err := f.commitTree(ctx, dir); err != nil {
+		return f.fail("rename", oldRel, err)
+	}
+	ctx, cancel := f.transferCtx(ctx)
+	defer cancel()
+	src, dst := f.dirPrefix(oldRel), f.dirPrefix(newRel)
+	for o, err := range f.st.List(ctx, store.ListOptions{Prefix: dst, PageSize: 2}) {
+		if err != nil {
+			return f.fail("rename", newRel, err)
+		}
+		if o.Key != dst {
+			return syscall.ENOTEMPTY
+		}
+	}
+	var keys []string
+	for o, err := range f.st.List(ctx, store.ListOptions{Prefix: src}) {
+		if err != nil {
+			return f.fail("rename", oldRel, err)
+		}
+		keys = append(keys, o.Key)
+	}
+	copied, err := f.copyAll(ctx, keys, src, dst)
+	if err != nil {
+		// Leave the source whole; remove the partial copy.
+		var made []string
+		for k := range copied {
+			made = append(made, k)
+		}
+		if derr := f.st.DeleteMany(ctx, made); derr != nil {
+			f.log.WithField("prefix", dst).WithError(derr).Warn("removing a partial directory copy failed")
+		}
+		return f.fail("rename", oldRel, err)
+	}
+	if err := f.st.DeleteMany(ctx, keys); err != nil {
+		return f.fail("rename", oldRel, err)
+	}
+	f.retarget(dir, newRel, copied)
+	return 0
+}
+
+// copyAll copies every key from under src to under dst, StoreConcurrency
+// at a time, and returns the new objects by key.
+func (f *fsys) copyAll(ctx context.Context, keys []string, src, dst string) (map[string]store.Object, error) {
+	var (
+		mu       sync.Mutex
+		copied   = make(map[string]store.Object, len(keys))
+		firstErr error
+	)
+	f.parallel(len(keys), func(i int) {
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			return
+		}
+		to := dst + strings.TrimPrefix(keys[i], src)
+		obj, err := f.st.Copy(ctx, keys[i], to, store.CopyOptions{})
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			return
+		}
+		copied[to] = obj
+	})
+	return copied, firstErr
+}
+
+// commitTree commits every file with local changes below dir.
+func (f *fsys) commitTree(ctx context.Context, dir *dirNode) error {
+	for _, ch := range dir.Children() {
+		switch n := ch.Operations().(type) {
+		case *fileNode:
+			if err := n.commit(ctx); err != nil {
+				return err
+			}
+		case *dirNode:
+			if err := f.commitTree(ctx, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// retarget points the open files below a moved directory at their new
+// objects, whose ETags may differ from the sources'.
+func (f *fsys) retarget(dir *dirNode, rel string, copied map[string]store.Object) {
+	for name, ch := range dir.Children() {
+		childRel := joinPath(rel, name)
+		switch n := ch.Operations().(type) {
+		case *fileNode:
+			if obj, ok := copied[f.fileKey(childRel)]; ok {
+				n.mu.Lock()
+				n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
+				if n.local != nil {
+					n.local.base.key, n.local.base.etag = f.fileKey(childRel), obj.ETag
+				}
+				n.version++
+				n.mu.Unlock()
+			}
+		case *dirNode:
+			f.retarget(n, childRel, copied)
+		}
+	}
+}

@@ -1,0 +1,191 @@
+package s3fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/s3vol/s3vol/s3fs/internal/extent"
+	"github.com/s3vol/s3vol/store"
+)
+
+// fetchAlign is the granularity of the ranges a staging file fetches
+// around a read: small random reads (a database's pages) cost one request
+// per 256 KiB block at most, not one per page.
+const fetchAlign = 256 << 10
+
+// base is the stored object a staging file modifies: its bytes
+// [0, limit) are the file's unless overwritten locally.
+type base struct {
+	key   string
+	etag  string
+	limit int64
+}
+
+// staged is the local content of a file modified in place: a sparse,
+// already-unlinked temporary file holding the bytes written here and the
+// ranges of the base object fetched so far. Bytes past the base's limit
+// that were never written read as zeros (holes). Not safe for concurrent
+// use: the file node serializes access.
+type staged struct {
+	f       *fsys
+	file    *os.File // created on the first write or fetch
+	size    int64
+	base    base
+	present extent.Set // bytes of [0, base.limit) held locally
+}
+
+func newStaged(f *fsys, b base) *staged {
+	return &staged{f: f, base: b, size: b.limit}
+}
+
+func (s *staged) length() int64 { return s.size }
+
+// open creates the staging file on first use. It is unlinked at once, so
+// a crash leaves nothing behind.
+func (s *staged) open() error {
+	if s.file != nil {
+		return nil
+	}
+	if err := os.MkdirAll(s.f.opts.CacheDir, 0o700); err != nil {
+		return fmt.Errorf("creating the staging folder: %w", err)
+	}
+	file, err := os.CreateTemp(s.f.opts.CacheDir, "staging-*")
+	if err != nil {
+		return fmt.Errorf("creating a staging file: %w", err)
+	}
+	if err := os.Remove(file.Name()); err != nil {
+		file.Close()
+		return fmt.Errorf("unlinking the staging file: %w", err)
+	}
+	if err := file.Truncate(s.size); err != nil {
+		file.Close()
+		return fmt.Errorf("sizing the staging file: %w", err)
+	}
+	s.file = file
+	return nil
+}
+
+func (s *staged) readAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if off >= s.size {
+		return 0, nil
+	}
+	end := min(off+int64(len(p)), s.size)
+	p = p[:end-off]
+	if err := s.fill(ctx, off, end); err != nil {
+		return 0, err
+	}
+	if s.file == nil {
+		clear(p) // nothing written or fetched: all zeros
+		return len(p), nil
+	}
+	n, err := s.file.ReadAt(p, off)
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return n, err
+}
+
+// fill fetches the missing base bytes of [start, end), widened to
+// fetchAlign blocks.
+func (s *staged) fill(ctx context.Context, start, end int64) error {
+	start = max(start/fetchAlign*fetchAlign, 0)
+	end = min((end+fetchAlign-1)/fetchAlign*fetchAlign, s.base.limit)
+	for _, g := range s.present.Gaps(start, end) {
+		if err := s.fetch(ctx, g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fetch copies bytes g of the base object into the staging file.
+func (s *staged) fetch(ctx context.Context, g extent.Range) error {
+	if err := s.open(); err != nil {
+		return err
+	}
+	ctx, cancel := s.f.transferCtx(ctx)
+	defer cancel()
+	body, _, err := s.f.st.Get(ctx, s.base.key, store.GetOptions{Offset: g.Start, Length: g.Len(), IfMatch: s.base.etag})
+	if err != nil {
+		return fmt.Errorf("fetching bytes %d-%d of the file being modified: %w", g.Start, g.End-1, err)
+	}
+	defer body.Close()
+	n, err := io.Copy(io.NewOffsetWriter(s.file, g.Start), io.LimitReader(body, g.Len()))
+	if err == nil && n != g.Len() {
+		err = fmt.Errorf("object %q ended after %d of %d bytes: %w", s.base.key, n, g.Len(), io.ErrUnexpectedEOF)
+	}
+	if err != nil {
+		return fmt.Errorf("fetching bytes %d-%d of the file being modified: %w", g.Start, g.End-1, err)
+	}
+	s.present.Add(g.Start, g.End)
+	return nil
+}
+
+func (s *staged) writeAt(ctx context.Context, p []byte, off int64) error {
+	if err := s.open(); err != nil {
+		return err
+	}
+	if _, err := s.file.WriteAt(p, off); err != nil {
+		return fmt.Errorf("writing the staging file: %w", err)
+	}
+	s.present.Add(off, off+int64(len(p)))
+	s.size = max(s.size, off+int64(len(p)))
+	return nil
+}
+
+// truncate sets the size; bytes cut off are forgotten, so growing again
+// reads zeros, not the base object's old bytes.
+func (s *staged) truncate(size int64) error {
+	if s.file != nil {
+		if err := s.file.Truncate(size); err != nil {
+			return fmt.Errorf("truncating the staging file: %w", err)
+		}
+	}
+	if size < s.size {
+		s.present.Truncate(size)
+		s.base.limit = min(s.base.limit, size)
+	}
+	s.size = size
+	return nil
+}
+
+// commit fetches what is still missing of the base, then uploads the
+// whole content as key. On success the staging file holds exactly the
+// new object, which becomes its base.
+func (s *staged) commit(ctx context.Context, key string, opts store.PutOptions) (store.Object, error) {
+	if err := s.fill(ctx, 0, s.base.limit); err != nil {
+		return store.Object{}, err
+	}
+	ctx, cancel := s.f.transferCtx(ctx)
+	defer cancel()
+	var r io.Reader = io.NewSectionReader(s.file, 0, s.size)
+	if s.file == nil {
+		r = io.LimitReader(zeros{}, s.size)
+	}
+	obj, err := s.f.upload(ctx, key, r, s.size, opts)
+	if err != nil {
+		return store.Object{}, err
+	}
+	s.base = base{key: key, etag: obj.ETag, limit: s.size}
+	s.present = extent.Set{}
+	s.present.Add(0, s.size)
+	return obj, nil
+}
+
+func (s *staged) close() {
+	if s.file != nil {
+		s.file.Close()
+		s.file = nil
+	}
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
