@@ -11,11 +11,12 @@ import (
 	"github.com/s3vol/s3vol/store"
 )
 
-// listKeys exercise prefixes that end inside a component, objects that are
-// also "directories" (list/b and list/b/c), and neighbours that sort around
-// "/" ("-" and "0" sort before and after it).
+// listKeys exercise prefixes that end inside a component and neighbours
+// that sort around "/" ("-" and "0" sort before and after it). An object
+// that is also a "directory" (list/b and list/b/c) is left to UnusualKeys:
+// MinIO does not list both.
 var listKeys = []string{
-	"list/a", "list/b", "list/b/c", "list/b/d/e", "list/b/d/f", "list/b-", "list/b0",
+	"list/a", "list/b/c", "list/b/d/e", "list/b/d/f", "list/b-", "list/b0",
 	"list/c/x", "list/d", "list/e f", "list/é", "list/z/z/z", "other",
 }
 
