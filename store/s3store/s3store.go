@@ -210,6 +210,10 @@ func checkKey(op, key string) error {
 			fmt.Errorf("key of %d bytes: at most %d bytes are accepted", len(key), store.MaxKeyLen))
 	case !utf8.ValidString(key):
 		return store.NewError(op, key, store.ErrInvalidArgument, errors.New("key is not valid UTF-8"))
+	case key[0] == '/':
+		// MinIO silently drops a leading slash, so "/a" would alias "a".
+		return store.NewError(op, key, store.ErrInvalidArgument,
+			errors.New("key starts with \"/\": the S3 backend refuses such keys because some servers (MinIO) store them without the slash"))
 	}
 	return nil
 }
