@@ -186,6 +186,9 @@ func (l *lister) holdsObject(dir string) (bool, error) {
 	}
 	defer d.Close()
 	for {
+		if err := l.ctx.Err(); err != nil {
+			return false, err
+		}
 		names, err := d.Readdirnames(64)
 		if err == io.EOF {
 			return false, nil

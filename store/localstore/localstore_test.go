@@ -13,7 +13,9 @@ func newStore(t *testing.T) *localstore.Store {
 	return newStoreIn(t, t.TempDir())
 }
 
-func newStoreIn(t *testing.T, dir string) *localstore.Store {
+func newStoreIn(t *testing.T, dir string) *localstore.Store { return mustNew(t, dir) }
+
+func mustNew(t testing.TB, dir string) *localstore.Store {
 	t.Helper()
 	s, err := localstore.New(dir)
 	if err != nil {
