@@ -16,13 +16,12 @@ const ImplementsName = "VolumeDriver"
 // PathPrefix is the prefix of every volume driver call.
 const PathPrefix = "/VolumeDriver."
 
-// NewHandler serves Docker's volume driver protocol (POST /VolumeDriver.*)
-// for d. Unlike go-plugins-helpers' volume.Handler it is a plain
-// http.Handler without /Plugin.Activate, so the daemon can serve it beside
-// other plugin protocols (authz) on one socket and answer Activate for all.
-// The request and reply shapes are go-plugins-helpers' own.
-func NewHandler(d volume.Driver) http.Handler {
-	mux := http.NewServeMux()
+// Register routes Docker's volume driver protocol (POST /VolumeDriver.*)
+// to d on mux. Unlike go-plugins-helpers' volume.Handler it leaves
+// /Plugin.Activate to the caller, so the daemon can serve other plugin
+// protocols (authz) on the same socket and answer Activate for all. The
+// request and reply shapes are go-plugins-helpers' own.
+func Register(mux *http.ServeMux, d volume.Driver) {
 	handle := func(method string, fn func(r *http.Request) (any, error)) {
 		mux.HandleFunc("POST "+PathPrefix+method, func(w http.ResponseWriter, r *http.Request) {
 			res, err := fn(r)
@@ -77,7 +76,6 @@ func NewHandler(d volume.Driver) http.Handler {
 	})
 	handle("List", func(r *http.Request) (any, error) { return d.List() })
 	handle("Capabilities", func(r *http.Request) (any, error) { return d.Capabilities(), nil })
-	return mux
 }
 
 // decode reads a request body; an empty body is an empty request (dockerd

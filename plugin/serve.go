@@ -121,7 +121,7 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 // plugin on one socket.
 func (d *daemon) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(driver.PathPrefix, driver.NewHandler(d.drv))
+	driver.Register(mux, d.drv)
 	implements := []string{driver.ImplementsName}
 	if d.cfg.Authz {
 		name := strings.TrimSuffix(filepath.Base(d.cfg.Socket), ".sock")
