@@ -28,8 +28,9 @@ type cache struct {
 	entries  map[string]registry.Entry // by name
 	org      registry.OrgInfo
 	leases   map[string][]registry.LeaseInfo // by entry id, from the slower lease scan
-	loaded   bool                            // entries came from the store (or a snapshot)
+	loaded   bool                            // entries came from the store or a snapshot
 	loadedCh chan struct{}                   // closed once loaded
+	freshCh  chan struct{}                   // closed once loaded from the store itself
 	lastErr  error
 	lastOK   time.Time
 
@@ -54,6 +55,7 @@ func newCache(snapshot string) *cache {
 		leases:   map[string][]registry.LeaseInfo{},
 		local:    map[string]localChange{},
 		loadedCh: make(chan struct{}),
+		freshCh:  make(chan struct{}),
 		snapshot: snapshot,
 	}
 }
@@ -127,15 +129,14 @@ func (c *cache) markLoadedLocked() {
 }
 
 // waitLoaded waits (bounded by ctx) until the cache holds the registry's
-// content, so a daemon that just started does not deny known volumes.
-func (c *cache) waitLoaded(ctx context.Context) bool {
-	select {
-	case <-c.loadedCh:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+// content, from the store or a snapshot, so a daemon that just started does
+// not deny known volumes.
+func (c *cache) waitLoaded(ctx context.Context) bool { return waitFor(ctx, c.loadedCh) == nil }
+
+// waitFresh waits (bounded by ctx) until the cache has been loaded from the
+// store at least once. A name missing from a snapshot may have been created
+// since it was saved: only a fresh cache may say "no such volume".
+func (c *cache) waitFresh(ctx context.Context) bool { return waitFor(ctx, c.freshCh) == nil }
 
 // refresh reads the registry and replaces the cache's entries, keeping the
 // local changes made since started.
@@ -169,6 +170,11 @@ func (c *cache) refresh(ctx context.Context, reg *registry.Registry) error {
 	}
 	c.entries, c.org, c.lastErr, c.lastOK = fresh, org, nil, time.Now()
 	c.markLoadedLocked()
+	select {
+	case <-c.freshCh:
+	default:
+		close(c.freshCh)
+	}
 	return nil
 }
 

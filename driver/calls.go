@@ -43,6 +43,7 @@ func (d *Driver) Create(req *volume.CreateRequest) (err error) {
 		return userError("create", req.Name, err)
 	}
 	d.cache.put(e)
+	d.refreshAfterChange(ctx)
 	return nil
 }
 
@@ -64,6 +65,7 @@ func (d *Driver) Remove(req *volume.RemoveRequest) (err error) {
 		return userError("remove", req.Name, err)
 	}
 	d.cache.remove(req.Name)
+	d.refreshAfterChange(ctx)
 	return nil
 }
 
@@ -136,12 +138,32 @@ func (d *Driver) Has(name string) bool {
 	return ok
 }
 
-// lookup finds an entry in the cache, waiting for its first load.
+// lookup finds an entry in the cache. Right after start-up it waits for the
+// cache's first load; a name the cache lacks is looked up again once the
+// cache has been read from the store (a snapshot may predate the volume).
+// Either wait is bounded: with the store down, the snapshot answers.
 func (d *Driver) lookup(name string) (registry.Entry, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), cacheWait)
 	defer cancel()
 	d.cache.waitLoaded(ctx)
+	if e, ok := d.cache.get(name); ok {
+		return e, true
+	}
+	d.cache.waitFresh(ctx)
 	return d.cache.get(name)
+}
+
+// refreshAfterChange re-reads the registry after this host changed it, so
+// that usage and the other hosts' changes are current at once; a failure
+// leaves the local change in place for the background refresh to confirm.
+func (d *Driver) refreshAfterChange(ctx context.Context) {
+	if err := d.cache.refresh(ctx, d.reg); err != nil {
+		d.log.WithError(err).Debug("refreshing the volume cache after a change")
+		return
+	}
+	if err := d.cache.saveSnapshot(); err != nil {
+		d.log.WithError(err).Warn("saving the registry snapshot")
+	}
 }
 
 func (d *Driver) notLoaded() error {

@@ -122,10 +122,12 @@ func isMountpoint(dir string) (bool, error) {
 	return false, nil
 }
 
-// isDead reports whether a FUSE mount lost its server (ENOTCONN).
+// isDead reports whether a FUSE mount lost its server (ENOTCONN). It asks
+// with statfs, which the kernel always forwards to the server, where stat
+// may be answered from cached attributes.
 func isDead(dir string) bool {
-	var st syscall.Stat_t
-	err := syscall.Stat(dir, &st)
+	var st syscall.Statfs_t
+	err := syscall.Statfs(dir, &st)
 	return errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)
 }
 
