@@ -28,8 +28,10 @@ services:
     network_mode: none
     init: true
     user: "1000:1000"
-    command: ["sh", "-ec", "while [ ! -f /data/msg ]; do sleep 0.2; done; cat /data/msg > /data/reply; echo consumer-done >> /data/reply; sleep 600"]
-    volumes: ["exchange:/data"]
+    command: ["sh", "-ec", "while [ ! -f /exchange/msg ]; do sleep 0.2; done; cat /exchange/msg > /exchange/reply; echo consumer-done >> /exchange/reply; sleep 600"]
+    # Not /data: the image has /data, and Docker gives an empty volume
+    # mounted over an image folder that folder's owner and mode.
+    volumes: ["exchange:/exchange"]
 volumes:
   exchange:
     driver: ` + h.Driver + `
@@ -45,6 +47,13 @@ volumes:
 	vol := project + "_exchange"
 	e.d.MustCompose(t, dir, "-p", project, "up", "-d")
 	t.Cleanup(func() { e.d.Compose(t, dir, "-p", project, "down", "-v", "-t", "1") })
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs, _, _ := e.d.Compose(t, dir, "-p", project, "logs", "--no-color")
+			ps, _, _ := e.d.Compose(t, dir, "-p", project, "ps")
+			t.Logf("compose ps:\n%s\ncompose logs:\n%s", ps, logs)
+		}
+	})
 
 	var reply string
 	eventually(t, 60*time.Second, "the services did not exchange their messages", func() bool {
