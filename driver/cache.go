@@ -39,8 +39,9 @@ type cache struct {
 	// before them cannot undo them in the cache.
 	local map[string]localChange
 
-	snapshot  string // path of the snapshot file; "" keeps none
-	lastSaved []byte // the snapshot last written, to skip identical writes
+	snapshot  string     // path of the snapshot file; "" keeps none
+	saveMu    sync.Mutex // serializes saves; guards lastSaved
+	lastSaved []byte     // the snapshot last written, to skip identical writes
 }
 
 type localChange struct {
@@ -97,6 +98,8 @@ func (c *cache) saveSnapshot() error {
 	if c.snapshot == "" {
 		return nil
 	}
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
 	c.mu.RLock()
 	s := snapshotFile{Org: c.org, Entries: c.listLocked()}
 	c.mu.RUnlock()

@@ -27,12 +27,14 @@ func TestDeleteMountedVolume(t *testing.T) {
 	if err == nil {
 		t.Fatal("a mounted volume was deleted")
 	}
+	t.Logf("docker volume rm of the mounted volume said: %s", stderr)
 	if !strings.Contains(stderr, "in use") {
 		t.Fatalf("docker volume rm of a mounted volume printed %q, want it to say the volume is in use", stderr)
 	}
 	// Forced, dockerd skips its own check and asks the plugin, which refuses
 	// too: the lease is held.
 	_, stderr, err = d.Run(t, "volume", "rm", "-f", "busy")
+	t.Logf("docker volume rm -f of the mounted volume: err %v, said: %s", err, stderr)
 	if names := volumeNames(t, d, h.Driver); !contains(names, "busy") {
 		t.Fatalf("after a refused forced rm (err %v, %q) the volume is gone from docker volume ls: %v", err, stderr, names)
 	}

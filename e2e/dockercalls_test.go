@@ -109,6 +109,7 @@ func TestFailedMountLeavesNoCount(t *testing.T) {
 	if err == nil {
 		t.Fatal("a container mounted the volume with refused credentials")
 	}
+	t.Logf("the failed mount said: %s", stderr)
 	if !strings.Contains(stderr, "credentials") {
 		t.Errorf("the failed mount says %q; want it to name the credentials", stderr)
 	}

@@ -237,6 +237,9 @@ func (h *host) cleanup(t *testing.T) {
 		}
 		h.stop(t)
 	}
+	if log := h.log(); strings.Contains(log, "DATA RACE") {
+		t.Errorf("host %s: the race detector reported a data race in s3vol:\n%s", h.ID, log[strings.Index(log, "WARNING: DATA RACE"):])
+	}
 	if t.Failed() {
 		t.Logf("host %s (%s) log, last lines:\n%s", h.ID, h.Driver, h.logTail(80))
 	}

@@ -55,9 +55,14 @@ func build(path string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", path, "./plugin")
+	args := []string{"build", "-o", path}
+	if raceEnabled {
+		// Under go test -race the daemon runs with the race detector too;
+		// a race makes it exit non-zero, which stop reports.
+		args = append(args, "-race")
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "./plugin")...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./plugin: %v\n%s", err, out)
 	}

@@ -57,6 +57,7 @@ func TestTwoHosts(t *testing.T) {
 	if err == nil {
 		t.Fatal("host B deleted a volume mounted on host A")
 	}
+	t.Logf("host B's refusal: %s", stderr)
 	if !strings.Contains(stderr, "host-a") || !strings.Contains(stderr, "in use") {
 		t.Fatalf("host B's refusal %q does not say the volume is in use on host-a", stderr)
 	}
