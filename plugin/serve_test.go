@@ -149,15 +149,8 @@ func TestServeOnLocalStore(t *testing.T) {
 	}
 
 	// The file is in the local store, under the volume's prefix.
-	found := false
-	filepath.Walk(filepath.Join(dir, "state", "store"), func(p string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() && strings.Contains(p, "hello.txt") {
-			found = true
-		}
-		return nil
-	})
-	if !found {
-		t.Error("hello.txt is not in the local store")
+	if keys := localKeys(t, filepath.Join(dir, "state", "store", "s3vol")); !anySuffix(keys, "/hello.txt") {
+		t.Errorf("hello.txt is not in the local store: %v", keys)
 	}
 
 	cancel() // SIGTERM's path: stop, flush, unmount, release
