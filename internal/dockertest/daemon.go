@@ -33,8 +33,9 @@ type daemon struct {
 func (dm *daemon) socket() string { return filepath.Join(dm.dir, "docker.sock") }
 func (dm *daemon) host() string   { return "unix://" + dm.socket() }
 
-// startDaemon starts dockerd and waits until `docker version` answers.
-func startDaemon() (*daemon, error) {
+// startDaemon starts dockerd, with extra flags, and waits until `docker
+// version` answers.
+func startDaemon(extra ...string) (*daemon, error) {
 	dir, err := os.MkdirTemp("", "s3vol-dockerd-")
 	if err != nil {
 		return nil, fmt.Errorf("creating the dockerd folder: %w", err)
@@ -50,7 +51,7 @@ func startDaemon() (*daemon, error) {
 		return nil, fmt.Errorf("creating the dockerd log: %w", err)
 	}
 	defer logf.Close()
-	dm.cmd = exec.Command("dockerd",
+	args := []string{
 		"--config-file", config,
 		"--data-root", filepath.Join(dir, "data"),
 		"--exec-root", filepath.Join(dir, "exec"),
@@ -58,7 +59,8 @@ func startDaemon() (*daemon, error) {
 		"-H", dm.host(),
 		"--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
 		"--shutdown-timeout=5",
-	)
+	}
+	dm.cmd = exec.Command("dockerd", append(args, extra...)...)
 	dm.cmd.Stdout, dm.cmd.Stderr = logf, logf
 	// If the test binary dies, dockerd must not outlive it.
 	dm.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}

@@ -86,13 +86,20 @@ func Shared(t testing.TB) *Docker {
 // engine, since a second external engine cannot be had.
 func Private(t testing.TB) *Docker {
 	t.Helper()
+	return PrivateWith(t)
+}
+
+// PrivateWith is Private with extra dockerd flags, e.g.
+// --authorization-plugin=NAME.
+func PrivateWith(t testing.TB, dockerdArgs ...string) *Docker {
+	t.Helper()
 	if os.Getenv("S3VOL_TEST_DOCKER_HOST") != "" {
 		t.Skip("needs a second Docker engine, which the harness cannot start while S3VOL_TEST_DOCKER_HOST is set")
 	}
 	testenv.NeedRoot(t)
 	testenv.NeedCommand(t, "dockerd", "docker.io")
 	testenv.NeedCommand(t, dockerCLI(), "docker.io")
-	d, err := start("")
+	d, err := start("", dockerdArgs...)
 	if err != nil {
 		t.Fatalf("dockertest: %v", err)
 	}
@@ -131,10 +138,10 @@ func Stop() error {
 	return err
 }
 
-func start(external string) (*Docker, error) {
+func start(external string, dockerdArgs ...string) (*Docker, error) {
 	d := &Docker{Host: external, Image: ImageName}
 	if external == "" {
-		dm, err := startDaemon()
+		dm, err := startDaemon(dockerdArgs...)
 		if err != nil {
 			return nil, err
 		}
