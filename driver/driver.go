@@ -180,34 +180,41 @@ func (d *Driver) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// refreshLoop re-reads the registry every RefreshInterval and the leases
+// every LeaseRefreshInterval. Start-up has just done both.
 func (d *Driver) refreshLoop(ctx context.Context) {
 	tick := time.NewTicker(d.cfg.RefreshInterval)
 	defer tick.Stop()
-	lastLeases := time.Time{}
+	lastLeases := time.Now()
 	failing := false
 	for {
-		if err := d.refreshOnce(ctx); err != nil && ctx.Err() == nil {
-			if !failing {
-				d.log.WithError(err).Warn("cannot refresh the volume cache; answering from the cached copy")
-			}
-			failing = true
-		} else if failing && ctx.Err() == nil {
-			d.log.Info("volume cache refreshed again")
-			failing = false
-		}
-		if time.Since(lastLeases) >= d.cfg.LeaseRefreshInterval && !failing {
-			lctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
-			if err := d.cache.refreshLeases(lctx, d.reg); err != nil && ctx.Err() == nil {
-				d.log.WithError(err).Debug("refreshing mount leases")
-			}
-			cancel()
-			lastLeases = time.Now()
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
+		if err := d.refreshOnce(ctx); err != nil && ctx.Err() == nil {
+			if !failing {
+				d.log.WithError(err).Warn("cannot refresh the volume cache; answering from the cached copy")
+			}
+			failing = true
+			continue
+		} else if failing && ctx.Err() == nil {
+			d.log.Info("volume cache refreshed again")
+			failing = false
+		}
+		if time.Since(lastLeases) >= d.cfg.LeaseRefreshInterval {
+			d.refreshLeases(ctx)
+			lastLeases = time.Now()
+		}
+	}
+}
+
+func (d *Driver) refreshLeases(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
+	defer cancel()
+	if err := d.cache.refreshLeases(ctx, d.reg); err != nil && ctx.Err() == nil {
+		d.log.WithError(err).Debug("refreshing mount leases")
 	}
 }
 

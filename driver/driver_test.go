@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,9 +34,11 @@ type fixture struct {
 }
 
 type fixtureOpts struct {
-	grace time.Duration
-	store store.Store // default: a fresh local store
-	state string      // default: a fresh folder
+	grace    time.Duration
+	refresh  time.Duration // background refresh interval (default 2 s)
+	staleAge time.Duration // StaleUploadAge
+	store    store.Store   // default: a fresh local store
+	state    string        // default: a fresh folder
 }
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
@@ -62,6 +65,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	d, err := New(Config{
 		Registry: reg, Data: o.store, MountRoot: root, CacheDir: filepath.Join(o.state, "cache"),
 		SnapshotPath: filepath.Join(o.state, "snapshot.json"), MountGrace: o.grace,
+		RefreshInterval: o.refresh, StaleUploadAge: o.staleAge,
 		CallTimeout: 20 * time.Second, Logger: log,
 	})
 	if err != nil {
@@ -389,5 +393,61 @@ func TestCacheServesWhileStoreIsDown(t *testing.T) {
 	g := newFixture(t, fixtureOpts{store: second, state: state})
 	if _, err := g.d.Get(&volume.GetRequest{Name: "kept"}); err != nil {
 		t.Fatalf("restarted driver's get while the store is down: %v", err)
+	}
+}
+
+// Docker calls Get, List, Path and Capabilities constantly: they cost no
+// store request at all.
+func TestDockerReadsCostNoStoreRequests(t *testing.T) {
+	st, err := localstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	metered := store.NewMetered(st)
+	f := newFixture(t, fixtureOpts{store: metered, refresh: time.Hour})
+	for i := 0; i < 20; i++ {
+		f.create(fmt.Sprintf("v%02d", i), nil)
+	}
+	<-f.d.Started()
+	metered.Reset()
+	for i := 0; i < 100; i++ {
+		name := fmt.Sprintf("v%02d", i%20)
+		if _, err := f.d.Get(&volume.GetRequest{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.d.Path(&volume.PathRequest{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := f.d.List(); err != nil || len(l.Volumes) != 20 {
+			t.Fatalf("list: %d volumes, %v", len(l.Volumes), err)
+		}
+		f.d.Capabilities()
+	}
+	for _, n := range metered.Snapshot() {
+		if n != 0 {
+			t.Fatalf("400 Docker reads cost store requests: %v", metered.Snapshot())
+		}
+	}
+}
+
+// Start-up aborts multipart uploads a crashed run left unfinished.
+func TestStartupAbortsStaleUploads(t *testing.T) {
+	st, err := localstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	mp, err := st.NewMultipart(ctx, "default/some-volume-id/big-file", store.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mp.UploadPart(ctx, 1, strings.NewReader("part one"), 8); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // the upload must be older than the age below
+	f := newFixture(t, fixtureOpts{store: st, staleAge: time.Millisecond})
+	<-f.d.Started()
+	if n, err := st.AbortStaleUploads(ctx, "default/", 0); err != nil || n != 0 {
+		t.Fatalf("after start-up %d stale uploads were left (%v)", n, err)
 	}
 }

@@ -38,6 +38,7 @@ func (d *Driver) startup(ctx context.Context) {
 		d.log.WithField("aborted", n).Info("aborted stale multipart uploads")
 	}
 	d.repair(ctx)
+	d.refreshLeases(ctx)
 }
 
 // detachStaleMounts detaches every FUSE mount under the mount root whose
