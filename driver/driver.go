@@ -46,7 +46,7 @@ type Config struct {
 	// CallTimeout bounds the store work of one Docker call (default 90 s,
 	// under dockerd's 2-minute limit for Create and Mount).
 	CallTimeout time.Duration
-	// TeardownTimeout bounds the flush and unmount of one mount (default 5 min).
+	// TeardownTimeout bounds the flush and unmount of one mount (default 2 min).
 	TeardownTimeout time.Duration
 	// StaleUploadAge is the age past which unfinished multipart uploads are
 	// aborted at start-up (default 24 h: no single file upload takes longer).
@@ -75,7 +75,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.RefreshInterval, 2*time.Second)
 	def(&c.LeaseRefreshInterval, 15*time.Second)
 	def(&c.CallTimeout, 90*time.Second)
-	def(&c.TeardownTimeout, 5*time.Minute)
+	def(&c.TeardownTimeout, 2*time.Minute)
 	def(&c.StaleUploadAge, 24*time.Hour)
 	return c, nil
 }
@@ -168,7 +168,7 @@ func (d *Driver) Shutdown(ctx context.Context) error {
 			if uses > 0 {
 				d.log.WithFields(logrus.Fields{"volume": m.name, "uses": uses}).Warn("unmounting a volume containers still use: they lose access until the plugin is back")
 			}
-			d.teardown(m)
+			d.teardownMount(m, uses > 0)
 		case mounting, unmounting:
 			waitFor(ctx, m.ready)
 			waitFor(ctx, m.gone)

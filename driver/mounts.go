@@ -259,15 +259,28 @@ func (d *Driver) fsOptions(e registry.Entry) s3fs.Options {
 	}
 }
 
-// teardown flushes every open file, unmounts and releases the lease. A
-// mount the kernel refuses to unmount (a process still inside) is detached
-// lazily by s3fs: the data is flushed first, and a mount whose daemon is
-// gone must not stay behind.
-func (d *Driver) teardown(m *mount) {
+// teardown flushes every open file, unmounts and releases the lease.
+func (d *Driver) teardown(m *mount) { d.teardownMount(m, false) }
+
+// teardownMount is teardown; inUse says containers still use the mount
+// (daemon shutdown). Then the filesystem is flushed and detached without
+// waiting for its users: another mount namespace (a running container)
+// keeps the FUSE connection open, and waiting for it to close would wait
+// for the container to exit. The daemon's exit then ends the connection.
+// Otherwise the unmount is bounded too, for the same reason: a mount that
+// Docker said no container uses can still be held by a stray process.
+func (d *Driver) teardownMount(m *mount, inUse bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.TeardownTimeout)
 	defer cancel()
 	log := d.log.WithFields(logrus.Fields{"volume": m.name, "mountpoint": m.dir})
-	if err := m.fs.Unmount(ctx); err != nil {
+	if inUse {
+		if err := m.fs.Flush(ctx); err != nil {
+			log.WithError(err).Error("flushing: files written since their last close may be lost")
+		}
+		if err := detach(m.dir); err != nil {
+			log.WithError(err).Error("detaching the mount")
+		}
+	} else if err := unmountBounded(ctx, m.fs); err != nil {
 		log.WithError(err).Error("unmounting: files written since their last close may be lost")
 	}
 	if err := m.lease.Release(ctx); err != nil {
@@ -323,5 +336,20 @@ func waitFor(ctx context.Context, ch <-chan struct{}) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// unmountBounded unmounts fs, giving up when ctx ends: s3fs's Unmount
+// returns only once the kernel has closed the FUSE connection, which a
+// process in another mount namespace can delay indefinitely. The mount is
+// detached by then; only the serving goroutines linger.
+func unmountBounded(ctx context.Context, fs *s3fs.Mounted) error {
+	done := make(chan error, 1)
+	go func() { done <- fs.Unmount(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("unmount of %s did not finish: %w", fs.Dir(), ctx.Err())
 	}
 }
