@@ -6,14 +6,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/s3vol/s3vol/internal/dockertest"
 )
 
 // Done-when 5: a compose file with two services sharing an s3vol volume
 // (driver and driver_opts) comes up, exchanges data and goes down; down -v
 // removes the volume.
 func TestCompose(t *testing.T) {
-	e := newEnv(t)
-	h := e.startHost(t, "host-a")
+	shared := newEnv(t)
+	h := shared.startHost(t, "host-a")
+	// A private engine: dockerd remembers every legacy plugin it ever
+	// activated and, when compose looks a volume name up, asks each one,
+	// waiting 30 s on every plugin an earlier test has stopped.
+	e := &env{d: dockertest.Private(t), srv: shared.srv, bucket: shared.bucket}
+	t.Cleanup(func() { cleanupDriver(t, e.d, h.Driver) })
 	dir := t.TempDir()
 	compose := `version: "2.4"
 services:

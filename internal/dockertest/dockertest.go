@@ -210,11 +210,12 @@ func (d *Docker) run(t testing.TB, dir string, in []byte, name string, args ...s
 		cmd.Stdin = bytes.NewReader(in)
 	}
 	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
 	err := cmd.Run()
 	if ctx.Err() != nil {
 		err = fmt.Errorf("%s %s: timed out after %v: %w", name, strings.Join(args, " "), CommandTimeout, err)
 	}
-	t.Logf("$ %s %s%s", shortName(name), strings.Join(args, " "), outcome(err))
+	t.Logf("$ %s %s%s [%v]", shortName(name), strings.Join(args, " "), outcome(err), time.Since(start).Round(time.Millisecond))
 	return stdout.String(), stderr.String(), err
 }
 
