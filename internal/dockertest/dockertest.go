@@ -249,9 +249,15 @@ func shortName(path string) string {
 	return path
 }
 
-// dockerCLI is the docker client: /usr/local/bin/docker when installed there
-// (a newer CLI than Debian's), else docker on PATH.
-func dockerCLI() string { return firstExecutable("/usr/local/bin/docker", "docker") }
+// dockerCLI is the docker client: $S3VOL_TEST_DOCKER_CLI if set, else
+// /usr/local/bin/docker when installed there (a newer CLI than Debian's),
+// else docker on PATH.
+func dockerCLI() string {
+	if cli := os.Getenv("S3VOL_TEST_DOCKER_CLI"); cli != "" {
+		return cli
+	}
+	return firstExecutable("/usr/local/bin/docker", "docker")
+}
 
 // composeCLI is docker-compose v1.
 func composeCLI() string { return firstExecutable("/usr/bin/docker-compose", "docker-compose") }
