@@ -202,3 +202,46 @@ func TestListenSocket(t *testing.T) {
 		t.Errorf("socket: %v, %v; want mode 0660 (only root and its group may call the plugin)", st, err)
 	}
 }
+
+// The socket answers before the store does (Docker disables a plugin that
+// is not listening within about 10 s), and calls that need the store say
+// why they fail.
+func TestServeAnswersBeforeTheStore(t *testing.T) {
+	testenv.NeedFUSE(t)
+	dir := t.TempDir()
+	socket := filepath.Join(dir, "s3vol.sock")
+	args := []string{"--socket", socket, "--state-dir", filepath.Join(dir, "state"),
+		"--mount-root", filepath.Join(dir, "mounts"), "--endpoint", "http://127.0.0.1:1",
+		"--access-key", "k", "--secret-key", "s", "--credentials-file", ""}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, args, &logs) }()
+	c := newPluginClient(t, socket)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := c.call("/Plugin.Activate", struct{}{}, nil); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer within 10 s with the store down\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var caps struct{ Capabilities struct{ Scope string } }
+	c.must("/VolumeDriver.Capabilities", struct{}{}, &caps)
+	msg, err := c.call("/VolumeDriver.Create", map[string]any{"Name": "v"}, nil)
+	if err != nil || !strings.Contains(msg, "unreachable") || !strings.Contains(msg, "127.0.0.1:1") {
+		t.Fatalf("create with the store down: %v %q; want a message saying the store is unreachable", err, msg)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not stop")
+	}
+}
