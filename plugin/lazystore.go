@@ -20,31 +20,42 @@ import (
 type lazyStore struct {
 	name string
 
+	tried     chan struct{} // closed when the first connection attempt has ended
+	triedOnce sync.Once
+
 	mu      sync.RWMutex
 	s       store.Store
 	lastErr error
 }
 
 func newLazyStore(name string) *lazyStore {
-	return &lazyStore{name: name, lastErr: fmt.Errorf("still connecting")}
+	return &lazyStore{name: name, tried: make(chan struct{}), lastErr: fmt.Errorf("still connecting")}
 }
 
 func (l *lazyStore) set(s store.Store) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.s = s
+	l.mu.Unlock()
+	l.triedOnce.Do(func() { close(l.tried) })
 }
 
 func (l *lazyStore) failed(err error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.lastErr = err
+	l.mu.Unlock()
+	l.triedOnce.Do(func() { close(l.tried) })
 }
 
 // get returns the connected store, or the error to return for op on key.
-// A connection refused for bad credentials or a missing bucket keeps that
+// A call made while the first connection attempt is under way waits for it
+// (bounded by ctx), so the daemon's first calls do not fail needlessly. A
+// connection refused for bad credentials or a missing bucket keeps that
 // kind, so messages say what to fix.
-func (l *lazyStore) get(op, key string) (store.Store, error) {
+func (l *lazyStore) get(ctx context.Context, op, key string) (store.Store, error) {
+	select {
+	case <-l.tried:
+	case <-ctx.Done():
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.s != nil {
@@ -69,7 +80,7 @@ func kindOf(err error) error {
 func (l *lazyStore) String() string { return l.name }
 
 func (l *lazyStore) Stat(ctx context.Context, key string) (store.Object, error) {
-	s, err := l.get("stat", key)
+	s, err := l.get(ctx, "stat", key)
 	if err != nil {
 		return store.Object{}, err
 	}
@@ -77,7 +88,7 @@ func (l *lazyStore) Stat(ctx context.Context, key string) (store.Object, error) 
 }
 
 func (l *lazyStore) Get(ctx context.Context, key string, opts store.GetOptions) (io.ReadCloser, store.Object, error) {
-	s, err := l.get("get", key)
+	s, err := l.get(ctx, "get", key)
 	if err != nil {
 		return nil, store.Object{}, err
 	}
@@ -85,7 +96,7 @@ func (l *lazyStore) Get(ctx context.Context, key string, opts store.GetOptions) 
 }
 
 func (l *lazyStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts store.PutOptions) (store.Object, error) {
-	s, err := l.get("put", key)
+	s, err := l.get(ctx, "put", key)
 	if err != nil {
 		return store.Object{}, err
 	}
@@ -93,7 +104,7 @@ func (l *lazyStore) Put(ctx context.Context, key string, r io.Reader, size int64
 }
 
 func (l *lazyStore) NewMultipart(ctx context.Context, key string, opts store.PutOptions) (store.Multipart, error) {
-	s, err := l.get("multipart", key)
+	s, err := l.get(ctx, "multipart", key)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +112,7 @@ func (l *lazyStore) NewMultipart(ctx context.Context, key string, opts store.Put
 }
 
 func (l *lazyStore) Copy(ctx context.Context, src, dst string, opts store.CopyOptions) (store.Object, error) {
-	s, err := l.get("copy", src)
+	s, err := l.get(ctx, "copy", src)
 	if err != nil {
 		return store.Object{}, err
 	}
@@ -109,7 +120,7 @@ func (l *lazyStore) Copy(ctx context.Context, src, dst string, opts store.CopyOp
 }
 
 func (l *lazyStore) List(ctx context.Context, opts store.ListOptions) iter.Seq2[store.Object, error] {
-	s, err := l.get("list", opts.Prefix)
+	s, err := l.get(ctx, "list", opts.Prefix)
 	if err != nil {
 		return func(yield func(store.Object, error) bool) { yield(store.Object{}, err) }
 	}
@@ -117,7 +128,7 @@ func (l *lazyStore) List(ctx context.Context, opts store.ListOptions) iter.Seq2[
 }
 
 func (l *lazyStore) Delete(ctx context.Context, key string) error {
-	s, err := l.get("delete", key)
+	s, err := l.get(ctx, "delete", key)
 	if err != nil {
 		return err
 	}
@@ -125,7 +136,7 @@ func (l *lazyStore) Delete(ctx context.Context, key string) error {
 }
 
 func (l *lazyStore) DeleteMany(ctx context.Context, keys []string) error {
-	s, err := l.get("delete", "")
+	s, err := l.get(ctx, "delete", "")
 	if err != nil {
 		return err
 	}
@@ -133,7 +144,7 @@ func (l *lazyStore) DeleteMany(ctx context.Context, keys []string) error {
 }
 
 func (l *lazyStore) AbortStaleUploads(ctx context.Context, prefix string, olderThan time.Duration) (int, error) {
-	s, err := l.get("abort-uploads", prefix)
+	s, err := l.get(ctx, "abort-uploads", prefix)
 	if err != nil {
 		return 0, err
 	}
