@@ -129,17 +129,28 @@ func (f *fixture) isMounted(dir string) bool {
 	return ok
 }
 
-// waitUnmounted polls until dir is no longer a mountpoint: teardown runs
-// after the grace period, in the background by design.
+// waitUnmounted polls until dir is no longer a mountpoint and its teardown
+// (lease release included) has finished: teardown runs after the grace
+// period, in the background by design.
 func (f *fixture) waitUnmounted(dir string) {
 	f.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for f.isMounted(dir) {
+	for f.isMounted(dir) || f.inTable(dir) {
 		if time.Now().After(deadline) {
 			f.t.Fatalf("%s is still mounted", dir)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// inTable reports whether the driver still tracks a mount at dir.
+func (f *fixture) inTable(dir string) bool {
+	for _, m := range f.d.allMounts() {
+		if m.dir == dir {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *fixture) leases(name string) []registry.LeaseInfo {
