@@ -65,9 +65,15 @@ func TestTwoHosts(t *testing.T) {
 		t.Fatalf("after the refused delete the volume is %v", s["state"])
 	}
 	// Once host A lets go (container gone, grace over), host B may delete.
+	// Host A tears down after its grace period, releasing the lease last.
 	da.Must(t, "rm", "-f", holder)
-	eventually(t, 15*time.Second, "host A still has the volume mounted", func() bool { return !a.mounted() })
-	db.Must(t, "volume", "rm", "global")
+	eventually(t, 15*time.Second, "host B still cannot delete the volume host A let go of", func() bool {
+		_, _, err := db.Run(t, "volume", "rm", "global")
+		return err == nil
+	})
+	if a.mounted() {
+		t.Fatal("host A still has the deleted volume mounted")
+	}
 	eventually(t, 15*time.Second, "host A still lists the volume host B deleted", func() bool {
 		_, body, err := a.call("/VolumeDriver.Get", `{"Name":"global"}`)
 		return err == nil && strings.Contains(body, "no such volume")
