@@ -125,7 +125,13 @@ func (mt *mnt) unmount() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := mt.m.Unmount(ctx)
-	mt.m.Wait()
+	waited := make(chan struct{})
+	go func() { mt.m.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(time.Minute):
+		mt.t.Errorf("the filesystem is still served a minute after unmounting (a file left open?)")
+	}
 	mt.m = nil
 	if err != nil {
 		mt.t.Errorf("unmount: %v", err)
