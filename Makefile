@@ -52,28 +52,43 @@ clean:
 # `make plugin` needs no registry: the rootfs is the static binary plus the few
 # files and mount points a plugin container needs, assembled here. The
 # Dockerfile builds the same rootfs for those who build images with a registry.
+# Both targets talk to the engine DOCKER_HOST names.
 PLUGIN_NAME ?= s3vol
-PLUGIN_DIR  := dist/plugin
-# Every S3VOL_* variable in make's environment is passed to `docker plugin set`.
-PLUGIN_ENV  := $(foreach v,$(filter S3VOL_%,$(.VARIABLES)),$(v)=$($(v)))
+PLUGIN_DIR  ?= dist/plugin
+# Every S3VOL_* variable in make's environment or command line is passed to
+# `docker plugin set` (an empty value resets a setting to its default).
+PLUGIN_ENV  = $(foreach v,$(filter S3VOL_%,$(.VARIABLES)),'$(v)=$($(v))')
+# Mount points the engine binds into the plugin, and the files runc binds over
+# (host networking brings the host's /etc/hosts and /etc/resolv.conf).
+PLUGIN_DIRS := bin etc/ssl/certs etc/s3vol run/docker/plugins mnt/volumes var/lib/s3vol tmp dev proc sys
 
+# A previous build of the same name is replaced only when it is disabled:
+# removing an enabled plugin would cut off the containers using its volumes.
+# Volumes survive the replacement (they live in the store; dockerd keeps their
+# names and finds the new plugin by name).
 plugin: build
+	@if [ "$$(docker plugin inspect --format '{{.Enabled}}' $(PLUGIN_NAME) 2>/dev/null)" = true ]; then \
+	  echo "plugin $(PLUGIN_NAME) is enabled; run 'docker plugin disable -f $(PLUGIN_NAME)' first" >&2; exit 1; fi
 	rm -rf $(PLUGIN_DIR)
-	mkdir -p $(PLUGIN_DIR)/rootfs/bin $(PLUGIN_DIR)/rootfs/etc/ssl/certs \
-	  $(PLUGIN_DIR)/rootfs/run/docker/plugins $(PLUGIN_DIR)/rootfs/mnt/volumes \
-	  $(PLUGIN_DIR)/rootfs/var/lib/s3vol $(PLUGIN_DIR)/rootfs/etc/s3vol \
-	  $(PLUGIN_DIR)/rootfs/tmp $(PLUGIN_DIR)/rootfs/dev $(PLUGIN_DIR)/rootfs/proc $(PLUGIN_DIR)/rootfs/sys
+	mkdir -p $(addprefix $(PLUGIN_DIR)/rootfs/,$(PLUGIN_DIRS))
 	chmod 1777 $(PLUGIN_DIR)/rootfs/tmp
 	touch $(PLUGIN_DIR)/rootfs/etc/hosts $(PLUGIN_DIR)/rootfs/etc/hostname $(PLUGIN_DIR)/rootfs/etc/resolv.conf
 	cp $(BIN) $(PLUGIN_DIR)/rootfs/bin/s3vol
 	if [ -f /etc/ssl/certs/ca-certificates.crt ]; then cp /etc/ssl/certs/ca-certificates.crt $(PLUGIN_DIR)/rootfs/etc/ssl/certs/; fi
 	cp config.json $(PLUGIN_DIR)/config.json
-	docker plugin rm -f $(PLUGIN_NAME) >/dev/null 2>&1 || true
+	if docker plugin inspect $(PLUGIN_NAME) >/dev/null 2>&1; then docker plugin rm -f $(PLUGIN_NAME); fi
 	docker plugin create $(PLUGIN_NAME) $(PLUGIN_DIR)
 
-# Sets the S3VOL_* variables given to make, then enables the plugin, e.g.
-#   make plugin-enable S3VOL_ENDPOINT=http://127.0.0.1:9000 S3VOL_BUCKET=vols
+# Sets the S3VOL_* variables given to make, creates the host folders the
+# plugin's mounts name (the engine refuses to start it without them; the
+# secrets folder readable by root only), then enables the plugin, e.g.
+#   make plugin-enable S3VOL_ENDPOINT=https://s3.eu-west-1.amazonaws.com S3VOL_BUCKET=vols
+# Set the folders first with docker plugin set NAME state.source=DIR secrets.source=DIR.
 plugin-enable:
-	mkdir -p /var/lib/s3vol /etc/s3vol
 	$(if $(strip $(PLUGIN_ENV)),docker plugin set $(PLUGIN_NAME) $(PLUGIN_ENV))
+	docker plugin inspect --format '{{range .Settings.Mounts}}{{.Name}} {{.Source}}{{"\n"}}{{end}}' $(PLUGIN_NAME) | \
+	while read -r name src; do \
+	  if [ "$$name" = secrets ]; then mode=700; else mode=755; fi; \
+	  if [ -n "$$src" ] && [ ! -d "$$src" ]; then echo "creating $$src"; mkdir -p -m $$mode "$$src" || exit 1; fi; \
+	done
 	docker plugin enable $(PLUGIN_NAME)
