@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/s3vol/s3vol/internal/dockertest"
 	"github.com/s3vol/s3vol/internal/miniotest"
 	"github.com/s3vol/s3vol/internal/testenv"
 )
@@ -22,7 +21,8 @@ func TestManagedPlugin(t *testing.T) {
 	testenv.NeedCommand(t, "make", "make")
 	left := &leftovers{}
 	t.Cleanup(func() { left.reap(t) }) // after the engine's clean-up
-	d := dockertest.Private(t)
+	engine := privateAuthzEngine(t)
+	d := engine.Docker
 	left.setEngine(d)
 	srv := miniotest.Shared(t)
 	e := &env{d: d, srv: srv, bucket: srv.NewBucket(t)}
@@ -43,9 +43,17 @@ func TestManagedPlugin(t *testing.T) {
 
 	prefix := managedCoreScenarios(t, e, p)
 
+	// The plugin is also the mount-path authorization plugin, once the
+	// engine's configuration names it.
+	engine.useAuthz(t, p.Name)
+	p.checkMountPathRefused(t, "data")
+
 	p.disable(t)
 	d.Must(t, "plugin", "enable", p.Name)
 	checkManagedData(t, e, p, "after disable and enable")
+	// dockerd drops a disabled authorization plugin; a reload brings it back.
+	engine.useAuthz(t, p.Name)
+	p.checkMountPathRefused(t, "data")
 
 	// Rebuilding (the upgrade without a registry) refuses to pull an enabled
 	// plugin from under its volumes; disabled, it is replaced, and the new
