@@ -1,10 +1,13 @@
 # Builds s3vol's managed-plugin rootfs with a registry at hand:
 #
-#   docker build -t s3vol-rootfs .
-#   id=$(docker create s3vol-rootfs) && mkdir -p dist/plugin/rootfs \
-#     && docker export "$id" | tar -x -C dist/plugin/rootfs && docker rm "$id"
+#   docker build --build-arg VERSION=$(git describe --always --dirty) -t s3vol-rootfs .
+#   rm -rf dist/plugin && mkdir -p dist/plugin/rootfs
+#   id=$(docker create s3vol-rootfs) && docker export "$id" | tar -x -C dist/plugin/rootfs && docker rm "$id"
 #   cp config.json dist/plugin/ && docker plugin create s3vol dist/plugin
 #
+# (docker export adds the /dev, /proc, /sys and /etc/hosts, /etc/resolv.conf
+# mount points the engine binds into the plugin.) Then configure and enable
+# it like the plugin `make plugin` builds: `make plugin-enable ...`.
 # Without a registry, `make plugin` assembles the same rootfs from the host.
 
 FROM golang:1.26-bookworm AS build
