@@ -28,13 +28,15 @@ const (
 	driverShutdownTimeout = 5 * time.Minute
 )
 
-// runServe is `s3vol serve`: the Docker volume plugin daemon.
-func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+// runServe is `s3vol serve`: the Docker volume plugin daemon. Its logs go
+// to stdout: dockerd records a managed plugin's stderr lines as errors,
+// whatever their level.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(newFlagSet("serve", stderr), args)
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log := newLogger(stdout, cfg.LogLevel)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 

@@ -99,7 +99,7 @@ func TestServeOnLocalStore(t *testing.T) {
 	defer cancel()
 	var logs syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- runServe(ctx, args, &logs) }()
+	go func() { done <- runServe(ctx, args, &logs, &logs) }()
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", logs.String())
@@ -217,7 +217,7 @@ func TestServeAnswersBeforeTheStore(t *testing.T) {
 	defer cancel()
 	var logs syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- runServe(ctx, args, &logs) }()
+	go func() { done <- runServe(ctx, args, &logs, &logs) }()
 	c := newPluginClient(t, socket)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
