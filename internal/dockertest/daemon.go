@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -21,63 +20,87 @@ const (
 	stopTimeout  = 45 * time.Second
 )
 
-// daemon is a private dockerd whose every file lives under dir.
+// logf reports what the harness did on its own, such as killing a process
+// an engine left behind.
+type logf func(format string, args ...any)
+
+// daemon is a private dockerd whose every file lives under dir. Its process
+// can be halted and started again on the same folder.
 type daemon struct {
 	dir     string
 	logPath string
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the process has exited
+	cmd     *exec.Cmd     // nil while halted
+	exited  chan struct{} // closed when cmd has exited
 	waitErr error
 }
 
 func (dm *daemon) socket() string { return filepath.Join(dm.dir, "docker.sock") }
 func (dm *daemon) host() string   { return "unix://" + dm.socket() }
 
-// startDaemon starts dockerd, with extra flags, and waits until `docker
-// version` answers.
+// containerdSocket is where the containerd that dockerd runs listens; every
+// containerd shim of this engine names it.
+func (dm *daemon) containerdSocket() string {
+	return filepath.Join(dm.dir, "exec", "containerd", "containerd.sock")
+}
+
+// startDaemon makes a new engine folder, starts dockerd on it with extra
+// flags and waits until `docker version` answers.
 func startDaemon(extra ...string) (*daemon, error) {
 	dir, err := os.MkdirTemp("", "s3vol-dockerd-")
 	if err != nil {
 		return nil, fmt.Errorf("creating the dockerd folder: %w", err)
 	}
-	dm := &daemon{dir: dir, logPath: filepath.Join(dir, "dockerd.log"), exited: make(chan struct{})}
+	dm := &daemon{dir: dir, logPath: filepath.Join(dir, "dockerd.log")}
 	// An empty config file keeps the host's /etc/docker/daemon.json out.
 	config := filepath.Join(dir, "daemon.json")
 	if err := os.WriteFile(config, []byte("{}\n"), 0o644); err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("writing %s: %w", config, err)
 	}
-	logf, err := os.Create(dm.logPath)
-	if err != nil {
-		return nil, fmt.Errorf("creating the dockerd log: %w", err)
+	if err := dm.start(extra...); err != nil {
+		dm.stop(func(string, ...any) {})
+		return nil, err
 	}
-	defer logf.Close()
+	return dm, nil
+}
+
+// start runs dockerd on the engine's folder with extra flags and waits
+// until it answers. The log is appended to, so a restarted engine's log
+// tells its whole story.
+func (dm *daemon) start(extra ...string) error {
+	logFile, err := os.OpenFile(dm.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("opening the dockerd log: %w", err)
+	}
+	defer logFile.Close()
 	args := []string{
-		"--config-file", config,
-		"--data-root", filepath.Join(dir, "data"),
-		"--exec-root", filepath.Join(dir, "exec"),
-		"--pidfile", filepath.Join(dir, "docker.pid"),
+		"--config-file", filepath.Join(dm.dir, "daemon.json"),
+		"--data-root", filepath.Join(dm.dir, "data"),
+		"--exec-root", filepath.Join(dm.dir, "exec"),
+		"--pidfile", filepath.Join(dm.dir, "docker.pid"),
 		"-H", dm.host(),
 		"--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
 		"--shutdown-timeout=5",
 	}
-	dm.cmd = exec.Command("dockerd", append(args, extra...)...)
-	dm.cmd.Stdout, dm.cmd.Stderr = logf, logf
+	cmd := exec.Command("dockerd", append(args, extra...)...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// If the test binary dies, dockerd must not outlive it.
-	dm.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := dm.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("starting dockerd: %w", err)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting dockerd: %w", err)
 	}
+	exited := make(chan struct{})
+	dm.cmd, dm.exited = cmd, exited
 	go func() {
-		dm.waitErr = dm.cmd.Wait()
-		close(dm.exited)
+		dm.waitErr = cmd.Wait()
+		close(exited)
 	}()
 	if err := dm.waitReady(); err != nil {
 		log := tail(dm.logPath, 40)
-		dm.stop()
-		return nil, fmt.Errorf("%w\ndockerd log, last lines:\n%s", err, log)
+		dm.halt(func(string, ...any) {})
+		return fmt.Errorf("%w\ndockerd log, last lines:\n%s", err, log)
 	}
-	return dm, nil
+	return nil
 }
 
 func (dm *daemon) waitReady() error {
@@ -103,21 +126,40 @@ func (dm *daemon) waitReady() error {
 	return fmt.Errorf("dockerd did not answer `docker version` within %v (last answer: %s)", startTimeout, last)
 }
 
-// stop ends dockerd (SIGTERM, then SIGKILL after stopTimeout), detaches
-// whatever it left mounted under its folder and removes the folder.
-func (dm *daemon) stop() error {
-	var errs []error
-	if dm.cmd.Process != nil {
-		dm.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-dm.exited:
-		case <-time.After(stopTimeout):
-			errs = append(errs, fmt.Errorf("dockerd did not exit within %v of SIGTERM; killed", stopTimeout))
-			dm.cmd.Process.Kill()
-			<-dm.exited
-			killPidFile(filepath.Join(dm.dir, "exec", "containerd", "containerd.pid"))
-		}
+// restart halts dockerd and starts it again on the same folder, with extra
+// flags in place of those it had.
+func (dm *daemon) restart(log logf, extra ...string) error {
+	if err := dm.halt(log); err != nil {
+		return err
 	}
+	return dm.start(extra...)
+}
+
+// halt ends dockerd (SIGTERM, then SIGKILL after stopTimeout) and whatever
+// processes of this engine outlived it. It does nothing while halted.
+func (dm *daemon) halt(log logf) error {
+	if dm.cmd == nil {
+		return nil
+	}
+	var err error
+	dm.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-dm.exited:
+	case <-time.After(stopTimeout):
+		err = fmt.Errorf("dockerd did not exit within %v of SIGTERM; killed", stopTimeout)
+		dm.cmd.Process.Kill()
+		<-dm.exited
+		killPidFile(filepath.Join(dm.dir, "exec", "containerd", "containerd.pid"))
+	}
+	dm.cmd = nil
+	killShims(dm.containerdSocket(), log)
+	return err
+}
+
+// stop halts dockerd, detaches whatever it left mounted under its folder
+// and removes the folder.
+func (dm *daemon) stop(log logf) error {
+	errs := []error{dm.halt(log)}
 	if err := unmountUnder(dm.dir); err != nil {
 		errs = append(errs, err)
 	}
@@ -125,16 +167,6 @@ func (dm *daemon) stop() error {
 		errs = append(errs, fmt.Errorf("removing the dockerd folder: %w", err))
 	}
 	return errors.Join(errs...)
-}
-
-func killPidFile(path string) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return
-	}
-	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
 }
 
 // unmountUnder lazily detaches every mount below dir, deepest first

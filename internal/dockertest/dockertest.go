@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,7 +46,8 @@ type Docker struct {
 	// Image is the tag of the local busybox image (ImageName).
 	Image string
 
-	daemon *daemon // nil when the engine is an external one
+	daemon  *daemon // nil when the engine is an external one
+	private bool    // started by Private or PrivateWith, for one test
 }
 
 var shared struct {
@@ -103,11 +105,12 @@ func PrivateWith(t testing.TB, dockerdArgs ...string) *Docker {
 	if err != nil {
 		t.Fatalf("dockertest: %v", err)
 	}
+	d.private = true
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("private dockerd log (%s), last lines:\n%s", d.daemon.logPath, tail(d.daemon.logPath, 40))
 		}
-		if err := d.daemon.stop(); err != nil {
+		if err := d.daemon.stop(t.Logf); err != nil {
 			t.Errorf("dockertest: stopping the private engine: %v", err)
 		}
 	})
@@ -133,9 +136,55 @@ func Stop() error {
 	if shared.d == nil || shared.d.daemon == nil {
 		return nil
 	}
-	err := shared.d.daemon.stop()
+	err := shared.d.daemon.stop(func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "dockertest: "+format+"\n", args...)
+	})
 	shared.d.daemon = nil
 	return err
+}
+
+// Restart stops a private engine and starts it again on the same data root,
+// with dockerdArgs in place of the flags it was started with: its images,
+// volumes and stopped containers stay. It fails the test on an engine that
+// Private or PrivateWith did not start, since other tests share the rest.
+func (d *Docker) Restart(t testing.TB, dockerdArgs ...string) {
+	t.Helper()
+	if !d.private {
+		t.Fatal("dockertest: Restart needs an engine of Private or PrivateWith")
+	}
+	if err := d.daemon.restart(t.Logf, dockerdArgs...); err != nil {
+		t.Fatalf("dockertest: restarting the private engine: %v", err)
+	}
+}
+
+// Reload makes dockerd reload its configuration file (SIGHUP), as
+// `systemctl reload docker` does. dockerd applies it asynchronously.
+func (d *Docker) Reload(t testing.TB) {
+	t.Helper()
+	if d.daemon == nil || d.daemon.cmd == nil {
+		t.Fatal("dockertest: Reload needs a running engine that the harness started")
+	}
+	if err := d.daemon.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatalf("dockertest: asking dockerd to reload: %v", err)
+	}
+}
+
+// Socket is the path of the engine's unix socket, for clients other than
+// the docker CLI; it is empty when Host is not a unix socket.
+func (d *Docker) Socket() string {
+	if sock, ok := strings.CutPrefix(d.Host, "unix://"); ok {
+		return sock
+	}
+	return ""
+}
+
+// LogPath is the file dockerd logs to, which also holds what managed
+// plugins print; it is empty for an external engine.
+func (d *Docker) LogPath() string {
+	if d.daemon == nil {
+		return ""
+	}
+	return d.daemon.logPath
 }
 
 func start(external string, dockerdArgs ...string) (*Docker, error) {
@@ -149,7 +198,7 @@ func start(external string, dockerdArgs ...string) (*Docker, error) {
 	}
 	if err := d.buildImage(); err != nil {
 		if d.daemon != nil {
-			d.daemon.stop()
+			d.daemon.stop(func(string, ...any) {})
 		}
 		return nil, err
 	}

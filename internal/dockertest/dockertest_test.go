@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -76,5 +77,44 @@ func TestPrivateEngineIsSeparate(t *testing.T) {
 	}
 	if out := p.Must(t, "run", "--rm", "--network", "none", p.Image, "echo", "second"); out != "second" {
 		t.Fatalf("private engine's container printed %q", out)
+	}
+}
+
+// Reload applies a changed configuration file; Restart starts the engine
+// again on the same data root with other flags, here without the test's
+// configuration file: its labels go, its volume and image stay.
+func TestPrivateReloadAndRestart(t *testing.T) {
+	config := filepath.Join(t.TempDir(), "daemon.json")
+	if err := os.WriteFile(config, []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := PrivateWith(t, "--config-file", config)
+	labels := func() string { return p.Must(t, "info", "--format", "{{json .Labels}}") }
+	p.Must(t, "volume", "create", "kept")
+
+	if err := os.WriteFile(config, []byte(`{"labels": ["s3vol.dockertest=reloaded"]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.Reload(t)
+	deadline := time.Now().Add(15 * time.Second) // dockerd reloads asynchronously
+	for !strings.Contains(labels(), "s3vol.dockertest=reloaded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("15s after Reload the engine's labels are %s", labels())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	p.Restart(t)
+	if l := labels(); strings.Contains(l, "s3vol.dockertest") {
+		t.Fatalf("after a Restart without the configuration file the labels are %s", l)
+	}
+	if out := p.Must(t, "volume", "ls", "-q"); out != "kept" {
+		t.Fatalf("after Restart the volumes are %q, want kept", out)
+	}
+	if out := p.Must(t, "run", "--rm", "--network", "none", "-v", "kept:/data", p.Image, "echo", "again"); out != "again" {
+		t.Fatalf("after Restart a container printed %q", out)
+	}
+	if b, err := os.ReadFile(p.LogPath()); err != nil || strings.Count(string(b), "API listen on "+p.Socket()) != 2 {
+		t.Fatalf("the engine's log does not show two starts on %s (err %v)", p.Socket(), err)
 	}
 }
