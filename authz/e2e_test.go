@@ -26,9 +26,7 @@ const legacyPluginDir = "/run/docker/plugins"
 // (--authorization-plugin) against one socket serving both a volume driver
 // and the plugin under the same name, then restarts it without the plugin.
 func TestDockerEndToEnd(t *testing.T) {
-	testenv.NeedRoot(t)
-	testenv.NeedCommand(t, "dockerd", "docker.io")
-	testenv.NeedCommand(t, dockerCLI(), "docker.io")
+	testenv.NeedRoot(t) // for the legacy plugin folder; PrivateWith checks the rest
 
 	name := fmt.Sprintf("s3vol-authz-test-%d", os.Getpid())
 	dir := t.TempDir()
@@ -40,26 +38,14 @@ func TestDockerEndToEnd(t *testing.T) {
 	}
 	serveCombined(t, filepath.Join(legacyPluginDir, name+".sock"), New(driver.Has, log, WithDriverName(name)), driver)
 
-	engine, err := newDockerd()
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("dockerd log, last lines:\n%s", engine.logTail(30))
 			for _, e := range hook.AllEntries() {
 				t.Logf("plugin log: %s %s %v", e.Level, e.Message, e.Data)
 			}
 		}
-		if err := engine.remove(); err != nil {
-			t.Errorf("stopping dockerd: %v", err)
-		}
 	})
-	if err := engine.start("--authorization-plugin=" + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("S3VOL_TEST_DOCKER_HOST", engine.host())
-	d := dockertest.Shared(t)
+	d := dockertest.PrivateWith(t, "--authorization-plugin="+name)
 
 	d.Must(t, "volume", "create", "--driver", name, "myvol")
 	d.Must(t, "volume", "create", "localvol")
@@ -68,18 +54,13 @@ func TestDockerEndToEnd(t *testing.T) {
 	}
 
 	t.Run("enabled", func(t *testing.T) { checkEnabled(t, d, name, driver) })
-	t.Run("legacy start", func(t *testing.T) { checkLegacyStart(t, d, engine, name) })
+	t.Run("legacy start", func(t *testing.T) { checkLegacyStart(t, d, name) })
 	if t.Failed() {
 		return
 	}
 	// Without --authorization-plugin the same engine, data and driver
 	// behave as if the plugin did not exist.
-	if err := engine.stop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := engine.start(); err != nil {
-		t.Fatal(err)
-	}
+	d.Restart(t)
 	hook.Reset()
 	t.Run("disabled", func(t *testing.T) { checkDisabled(t, d, name, driver) })
 	if n := len(hook.AllEntries()); n != 0 {
@@ -141,8 +122,8 @@ func checkEnabled(t *testing.T, d *dockertest.Docker, name string, driver *folde
 
 // checkLegacyStart sends what only old clients send: a start request of
 // API 1.23 carrying the container's HostConfig, binds included.
-func checkLegacyStart(t *testing.T, d *dockertest.Docker, engine *dockerd, name string) {
-	api := newPluginClient(engine.socket()) // a plain HTTP client over a unix socket
+func checkLegacyStart(t *testing.T, d *dockertest.Docker, name string) {
+	api := newPluginClient(d.Socket()) // a plain HTTP client over a unix socket
 	start := func(binds string) (int, string) {
 		id := d.Must(t, "create", "--network", "none", d.Image, "true")
 		t.Cleanup(func() { d.Run(t, "rm", "-f", id) })
