@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,8 +31,7 @@ func privateAuthzEngine(t *testing.T) *authzEngine {
 }
 
 // useAuthz writes plugins as the engine's authorization plugins and makes
-// dockerd reload its configuration (SIGHUP), as `systemctl reload docker`
-// does.
+// dockerd reload its configuration.
 func (a *authzEngine) useAuthz(t *testing.T, plugins ...string) {
 	t.Helper()
 	b, err := json.Marshal(map[string][]string{"authorization-plugins": plugins})
@@ -44,19 +41,7 @@ func (a *authzEngine) useAuthz(t *testing.T, plugins ...string) {
 	if err := os.WriteFile(a.config, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// dockertest keeps dockerd's pid file next to its socket.
-	pidFile := filepath.Join(filepath.Dir(strings.TrimPrefix(a.Host, "unix://")), "docker.pid")
-	raw, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatalf("reading dockerd's pid: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	if err != nil || pid <= 1 {
-		t.Fatalf("dockerd's pid file holds %q", raw)
-	}
-	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
-		t.Fatalf("asking dockerd to reload: %v", err)
-	}
+	a.Reload(t)
 }
 
 // checkMountPathRefused waits until the engine refuses a container that

@@ -33,6 +33,22 @@ type managedPlugin struct {
 	secretsDir string // the secrets mount's source
 }
 
+// leftovers removes, after the private engine has stopped, the folders
+// that dockerd 20.10 leaves under /run/docker/plugins (a path it uses
+// whatever its --exec-root) for managed plugins whose enable failed; the
+// containerd shim such a plugin also leaves is killed by dockertest's
+// engine stop. Register reap with t.Cleanup before starting the engine, so
+// that it runs after the engine's own clean-up.
+type leftovers struct {
+	pluginIDs []string // every plugin the test created
+}
+
+func (l *leftovers) reap() {
+	for _, id := range l.pluginIDs {
+		os.RemoveAll(filepath.Join("/run/docker/plugins", id))
+	}
+}
+
 // buildManagedPlugin runs `make plugin` against the env's engine. When the
 // test ends it removes the plugin's containers and volumes, disables and
 // removes the plugin and checks that none of its mounts is left.
@@ -158,11 +174,9 @@ func (p *managedPlugin) mounts(t *testing.T) []string {
 }
 
 // engineLog is the private engine's log, which holds the plugin's output.
-// dockertest keeps it next to the engine's socket.
 func engineLog(t *testing.T, d *dockertest.Docker) string {
 	t.Helper()
-	sock := strings.TrimPrefix(d.Host, "unix://")
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(sock), "dockerd.log"))
+	b, err := os.ReadFile(d.LogPath())
 	if err != nil {
 		t.Fatalf("reading the engine's log: %v", err)
 	}

@@ -20,10 +20,9 @@ func TestManagedPlugin(t *testing.T) {
 	testenv.NeedFUSE(t)
 	testenv.NeedCommand(t, "make", "make")
 	left := &leftovers{}
-	t.Cleanup(func() { left.reap(t) }) // after the engine's clean-up
+	t.Cleanup(left.reap) // after the engine's clean-up
 	engine := privateAuthzEngine(t)
 	d := engine.Docker
-	left.setEngine(d)
 	srv := miniotest.Shared(t)
 	e := &env{d: d, srv: srv, bucket: srv.NewBucket(t)}
 
