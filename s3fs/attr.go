@@ -55,7 +55,7 @@ type attrs struct {
 	size     int64
 
 	// The version of the object they were read from: a listing or a Stat
-	// with the same ETag and LastModified describes the same object.
+	// with the same ETag and size describes the same content.
 	etag         string
 	lastModified time.Time
 	// metaKnown says the user metadata was read (Stat) or written by us;
@@ -63,9 +63,16 @@ type attrs struct {
 	metaKnown bool
 }
 
-// sameVersion reports whether a and b describe the same stored object.
+// sameVersion reports whether a and b describe the same stored content.
+// LastModified only counts without ETags: S3 does not return it from a PUT,
+// so the one we record for our own writes is our clock's, not the store's.
+// (A metadata rewrite elsewhere keeps the ETag: it is seen on the next
+// HEAD, not through a listing.)
 func (a *attrs) sameVersion(b *attrs) bool {
-	return a.etag == b.etag && a.lastModified.Equal(b.lastModified) && a.size == b.size
+	if a.etag == "" || b.etag == "" {
+		return a.etag == b.etag && a.lastModified.Equal(b.lastModified) && a.size == b.size
+	}
+	return a.etag == b.etag && a.size == b.size
 }
 
 // defaultAttrs are the attributes of an object of kind k without metadata.
@@ -81,9 +88,10 @@ func (f *fsys) defaultAttrs(k kind, obj store.Object) attrs {
 	}
 }
 
-// attrsFromObject decodes an object's attributes and kind. isDirMarker
-// says the key ends in "/". Metadata that does not parse is ignored in
-// favour of the defaults.
+// attrsFromObject decodes the attributes and kind of an object read with
+// Stat (so its metadata is known, even when it has none). isDirMarker says
+// the key ends in "/". Metadata that does not parse is ignored in favour of
+// the defaults.
 func (f *fsys) attrsFromObject(obj store.Object, isDirMarker bool) (kind, attrs) {
 	k := kindFile
 	if isDirMarker {
@@ -94,7 +102,7 @@ func (f *fsys) attrsFromObject(obj store.Object, isDirMarker bool) (kind, attrs)
 		k = kindSymlink
 	}
 	a := f.defaultAttrs(k, obj)
-	a.metaKnown = obj.Metadata != nil
+	a.metaKnown = true
 	if hasMode {
 		a.perm = uint32(mode) & 0o7777
 	}

@@ -13,9 +13,12 @@ import (
 // caller sees.
 func toErrno(err error) syscall.Errno {
 	var errno syscall.Errno
+	var storeErr *store.Error
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, errNeedStaging):
+		return syscall.EIO
 	case errors.Is(err, store.ErrNotFound):
 		return syscall.ENOENT
 	case errors.Is(err, store.ErrAccessDenied):
@@ -24,6 +27,10 @@ func toErrno(err error) syscall.Errno {
 		return syscall.ENOSPC
 	case errors.Is(err, store.ErrInvalidArgument), errors.Is(err, store.ErrInvalidRange):
 		return syscall.EINVAL
+	case errors.As(err, &storeErr):
+		// A network failure wraps the socket's errno (ECONNREFUSED...),
+		// which means nothing to a caller of read or write.
+		return syscall.EIO
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
 	case errors.As(err, &errno):

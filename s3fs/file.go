@@ -15,7 +15,8 @@ import (
 
 // fileNode is a regular file. Its content is either in the store alone
 // (clean: reads fetch byte ranges) or held locally while it is modified
-// (local: a staging file), until a commit uploads it whole.
+// (a streamer for a file written from its start, else a staging file),
+// until a commit stores it whole.
 type fileNode struct {
 	node
 
@@ -26,8 +27,9 @@ type fileNode struct {
 	mu        sync.Mutex
 	attrs     attrs     // size is the local content's while there is one
 	checkedAt time.Time // when attrs were last checked against the store
-	local     *staged   // nil while the store holds the content
+	local     content   // nil while the store holds the content
 	dirty     bool      // local differs from the store
+	mtimeSet  bool      // mtime was set explicitly since the last commit
 	pending   bool      // created here and never committed: not in the store
 	unlinked  bool
 	handles   int
@@ -50,12 +52,32 @@ var (
 	_ fs.NodeAllocater = (*fileNode)(nil)
 )
 
+// content is a file's local content: a streamer or a staging file.
+type content interface {
+	length() int64
+	readAt(ctx context.Context, p []byte, off int64) (int, error)
+	writeAt(ctx context.Context, p []byte, off int64) error
+	truncate(size int64) error
+	commit(ctx context.Context, key string, opts store.PutOptions) (store.Object, error)
+	close()
+}
+
 // startNew makes the node a new, empty file that exists only here until
 // its first commit.
 func (n *fileNode) startNew() {
-	n.local = newStaged(n.fsys, base{})
+	n.local = n.newStreamer()
 	n.dirty, n.pending = true, true
 	n.fsys.markDirty(n, true)
+}
+
+// newStreamer starts empty content streamed to the node's current key.
+func (n *fileNode) newStreamer() *streamer {
+	return newStreamer(n.fsys, func() (string, attrs) {
+		rel, _ := n.path()
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return n.fsys.fileKey(rel), n.attrs
+	})
 }
 
 // isLocal reports whether this mount holds the file's authoritative state.
@@ -218,13 +240,23 @@ func (n *fileNode) release(ctx context.Context, writable bool) {
 	}
 	lastWriter := writable && n.writers == 0
 	n.mu.Unlock()
+	commitErr := error(nil)
 	if lastWriter {
-		n.commit(ctx) // logged inside
+		commitErr = n.commit(ctx)
 	}
 	n.dataMu.Lock()
 	defer n.dataMu.Unlock()
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if s, ok := n.local.(*streamer); ok && s.err != nil && n.writers == 0 {
+		// A failed streaming upload: its content is gone and the error
+		// was reported; forget it.
+		n.dirty = false
+		n.fsys.markDirty(n, false)
+	} else if commitErr != nil {
+		n.fsys.log.WithField("path", n.name()).
+			Error("the file's last writer closed it with changes not stored; they stay local until the mount is flushed or unmounted")
+	}
 	if n.handles == 0 && n.local != nil && (!n.dirty || n.unlinked) {
 		n.local.close()
 		n.local = nil
@@ -233,8 +265,9 @@ func (n *fileNode) release(ctx context.Context, writable bool) {
 }
 
 // ensureLocal returns the local content, starting it from the stored
-// object. Called with dataMu held.
-func (n *fileNode) ensureLocal() (*staged, error) {
+// object: a staging file, or a streamer when the object is empty. Called
+// with dataMu held.
+func (n *fileNode) ensureLocal() (content, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.local != nil {
@@ -244,18 +277,69 @@ func (n *fileNode) ensureLocal() (*staged, error) {
 	if !ok && !n.unlinked {
 		return nil, syscall.ENOENT
 	}
-	n.local = newStaged(n.fsys, base{key: n.fsys.fileKey(rel), etag: n.attrs.etag, limit: n.attrs.size})
+	if n.attrs.size == 0 {
+		n.local = n.newStreamer()
+	} else {
+		n.local = newStaged(n.fsys, base{key: n.fsys.fileKey(rel), etag: n.attrs.etag, limit: n.attrs.size})
+	}
 	return n.local, nil
+}
+
+// change applies op to the local content; when op needs random access to
+// a streamed file, the content moves to a staging file first. Called with
+// dataMu held.
+func (n *fileNode) change(ctx context.Context, op func(content) error) error {
+	c, err := n.ensureLocal()
+	if err != nil {
+		return err
+	}
+	if err = op(c); !errors.Is(err, errNeedStaging) {
+		return err
+	}
+	if c, err = n.stage(ctx); err != nil {
+		return err
+	}
+	return op(c)
+}
+
+// stage moves streamed content to a staging file. Content still in memory
+// is copied; an upload under way cannot be read back, so it is committed
+// as the file's current content and the staging file starts from that
+// object (the one case where a file's intermediate state becomes visible
+// before close: random access to a file being streamed past one part).
+// Called with dataMu held.
+func (n *fileNode) stage(ctx context.Context) (content, error) {
+	n.mu.Lock()
+	s, ok := n.local.(*streamer)
+	n.mu.Unlock()
+	if !ok {
+		return n.local, nil
+	}
+	if !s.uploading() {
+		st, err := s.toStaged()
+		if err != nil {
+			return nil, err
+		}
+		n.mu.Lock()
+		n.local = st
+		n.mu.Unlock()
+		return st, nil
+	}
+	rel, ok := n.path()
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	if err := n.commitToLocked(ctx, rel); err != nil {
+		return nil, err
+	}
+	return n.ensureLocal()
 }
 
 // write stores data at off in the local content.
 func (n *fileNode) write(ctx context.Context, data []byte, off int64) syscall.Errno {
 	n.dataMu.Lock()
 	defer n.dataMu.Unlock()
-	local, err := n.ensureLocal()
-	if err == nil {
-		err = local.writeAt(ctx, data, off)
-	}
+	err := n.change(ctx, func(c content) error { return c.writeAt(ctx, data, off) })
 	if err != nil {
 		return n.fsys.fail("write", n.name(), err)
 	}
@@ -285,6 +369,12 @@ func (n *fileNode) read(ctx context.Context, dest []byte, off int64) (int, bool,
 		return 0, false, 0
 	}
 	nr, err := local.readAt(ctx, dest, off)
+	if errors.Is(err, errNeedStaging) {
+		var c content
+		if c, err = n.stage(ctx); err == nil {
+			nr, err = c.readAt(ctx, dest, off)
+		}
+	}
 	if err != nil {
 		return 0, true, n.fsys.fail("read", n.name(), err)
 	}
@@ -295,16 +385,16 @@ func (n *fileNode) read(ctx context.Context, dest []byte, off int64) (int, bool,
 // is committed at once, as no close will follow.
 func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
 	n.dataMu.Lock()
-	n.mu.Lock()
-	if n.local == nil && size == 0 {
-		// Nothing of the old content is needed.
-		n.local = newStaged(n.fsys, base{})
+	if size == 0 {
+		// Nothing of the old content is needed: start afresh, streaming.
+		n.mu.Lock()
+		if n.local != nil {
+			n.local.close()
+		}
+		n.local = n.newStreamer()
+		n.mu.Unlock()
 	}
-	n.mu.Unlock()
-	local, err := n.ensureLocal()
-	if err == nil {
-		err = local.truncate(size)
-	}
+	err := n.change(ctx, func(c content) error { return c.truncate(size) })
 	if err != nil {
 		n.dataMu.Unlock()
 		return n.fsys.fail("truncate", n.name(), err)
@@ -351,6 +441,9 @@ func (n *fileNode) setMeta(ctx context.Context, in *fuse.SetAttrIn) syscall.Errn
 	}
 	a.metaKnown = true
 	if n.dirty || n.unlinked {
+		if _, ok := in.GetMTime(); ok {
+			n.mtimeSet = true
+		}
 		n.attrs = a
 		n.mu.Unlock()
 		return 0
@@ -369,8 +462,8 @@ func (n *fileNode) setMeta(ctx context.Context, in *fuse.SetAttrIn) syscall.Errn
 	n.attrs = a
 	n.checkedAt = time.Now()
 	n.version++
-	if n.local != nil {
-		n.local.base.etag = obj.ETag
+	if st, ok := n.local.(*staged); ok {
+		st.base.etag = obj.ETag
 	}
 	n.mu.Unlock()
 	n.updateParentEntry()
@@ -420,23 +513,54 @@ func (n *fileNode) commitToLocked(ctx context.Context, rel string) error {
 	n.mu.Lock()
 	a, local := n.attrs, n.local
 	n.mu.Unlock()
-	obj, err := local.commit(ctx, n.fsys.fileKey(rel), store.PutOptions{Metadata: a.metadata(kindFile)})
+	key := n.fsys.fileKey(rel)
+	obj, err := local.commit(ctx, key, store.PutOptions{Metadata: a.metadata(kindFile)})
+	if err == nil {
+		obj, err = n.fixStreamedMeta(ctx, local, key, obj)
+	}
 	if err != nil {
 		n.fsys.log.WithFields(map[string]any{"path": rel, "size": local.length()}).WithError(err).
-			Error("uploading a file failed; its changes stay local and are retried on the next close or fsync")
+			Error("storing a file failed")
 		return err
 	}
 	n.mu.Lock()
-	n.dirty, n.pending = false, false
+	n.dirty, n.pending, n.mtimeSet = false, false, false
 	n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
 	n.attrs.size = local.length()
 	n.attrs.metaKnown = true
 	n.checkedAt = time.Now()
 	n.version++
+	if _, streamed := local.(*streamer); streamed {
+		// Its parts are in the store only: reads go there from now on.
+		local.close()
+		n.local = nil
+	}
 	n.mu.Unlock()
 	n.fsys.markDirty(n, false)
 	n.updateParentEntry()
 	return nil
+}
+
+// fixStreamedMeta: a multipart upload carries the attributes it started
+// with. A chmod, chown or explicit utimes since then is applied with a
+// copy onto itself; the mtime of the writes alone is not worth a copy of
+// the whole object, so the file keeps the upload's start as its mtime.
+func (n *fileNode) fixStreamedMeta(ctx context.Context, local content, key string, obj store.Object) (store.Object, error) {
+	s, ok := local.(*streamer)
+	if !ok || !s.uploading() {
+		return obj, nil
+	}
+	n.mu.Lock()
+	a, explicit := n.attrs, n.mtimeSet
+	if !explicit {
+		a.mtime = s.sent.mtime
+		n.attrs.mtime = s.sent.mtime
+	}
+	n.mu.Unlock()
+	if a.perm == s.sent.perm && a.uid == s.sent.uid && a.gid == s.sent.gid && a.mtime.Equal(s.sent.mtime) {
+		return obj, nil
+	}
+	return n.fsys.rewriteMeta(ctx, key, a.metadata(kindFile))
 }
 
 // commitErrno commits and maps a failure for close and fsync: ENOSPC when
@@ -467,10 +591,12 @@ func (n *fileNode) Allocate(ctx context.Context, fh fs.FileHandle, off uint64, s
 		return 0
 	}
 	n.dataMu.Lock()
-	local, err := n.ensureLocal()
-	if err == nil && end > local.length() {
-		err = local.truncate(end)
-	}
+	err := n.change(ctx, func(c content) error {
+		if end > c.length() {
+			return c.truncate(end)
+		}
+		return nil
+	})
 	n.dataMu.Unlock()
 	if err != nil {
 		return n.fsys.fail("fallocate", n.name(), err)

@@ -97,6 +97,9 @@ func mount(t *testing.T, st store.Store, opts Options) *mnt {
 	t.Helper()
 	testenv.NeedFUSE(t)
 	opts.Store = st
+	if opts.MetadataTTL == 0 {
+		opts.MetadataTTL = time.Second // the product's default
+	}
 	if opts.CacheDir == "" {
 		opts.CacheDir = t.TempDir()
 	}

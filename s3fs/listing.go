@@ -141,7 +141,7 @@ func (d *dirNode) fetchListing(ctx context.Context, old *listing) (*listing, err
 		d.addListed(l, prefix, obj)
 	}
 	d.reuseKnownAttrs(l, old)
-	f.statAmbiguous(ctx, prefix, l)
+	f.statUnknown(ctx, prefix, l)
 	return l, nil
 }
 
@@ -200,31 +200,56 @@ func (d *dirNode) reuseKnownAttrs(l, old *listing) {
 	}
 }
 
-// symlinkMax is the longest symlink target (PATH_MAX - 1): only objects of
-// 1..symlinkMax bytes can be symlinks.
+// symlinkMax is the longest symlink target (PATH_MAX - 1).
 const symlinkMax = 4095
 
-// statAmbiguous fetches the metadata of the listed objects that could be
-// symlinks: a LIST cannot tell a symlink from a small file, and showing a
-// symlink as a file would break every program walking the tree. Larger and
-// empty objects keep the listing's attributes. Errors leave the defaults.
-func (f *fsys) statAmbiguous(ctx context.Context, prefix string, l *listing) {
+// statUnknown reads the metadata of the listed entries whose metadata is
+// not known yet, in parallel: a LIST carries none, and without it a
+// symlink would show as a file, a chmod or a preserved mtime would be
+// lost from `ls -l`, and rsync or make would see every file as changed.
+// Known metadata is kept across listings while the content is unchanged,
+// so a warm listing costs no HEAD. With FastListing, files keep the
+// listing's defaults (only objects that could be symlinks are read), and
+// directories always do. A failed HEAD leaves the defaults.
+func (f *fsys) statUnknown(ctx context.Context, prefix string, l *listing) {
 	var todo []string
 	for name, e := range l.entries {
-		if e.kind == kindFile && !e.attrs.metaKnown && e.attrs.size > 0 && e.attrs.size <= symlinkMax {
-			todo = append(todo, name)
+		if e.attrs.metaKnown {
+			continue
 		}
+		if f.opts.FastListing && (e.kind == kindDir || e.attrs.size == 0 || e.attrs.size > symlinkMax) {
+			continue
+		}
+		todo = append(todo, name)
 	}
 	slices.Sort(todo)
 	var mu sync.Mutex
 	f.parallel(len(todo), func(i int) {
-		obj, err := f.st.Stat(ctx, prefix+todo[i])
-		if err != nil {
-			return
-		}
-		k, a := f.attrsFromObject(obj, false)
+		name := todo[i]
 		mu.Lock()
-		l.entries[todo[i]] = &entry{kind: k, attrs: a}
+		isDir := l.entries[name].kind == kindDir
+		mu.Unlock()
+		key := prefix + name
+		if isDir {
+			key += "/"
+		}
+		obj, err := f.st.Stat(ctx, key)
+		var e entry
+		switch {
+		case isDir && store.IsNotFound(err):
+			// An implicit directory: the defaults are its attributes.
+			e = entry{kind: kindDir, attrs: f.defaultAttrs(kindDir, store.Object{LastModified: f.started})}
+			e.attrs.metaKnown = true
+		case err != nil:
+			return
+		default:
+			e.kind, e.attrs = f.attrsFromObject(obj, isDir)
+			if isDir {
+				e.attrs.size = 0
+			}
+		}
+		mu.Lock()
+		l.entries[name] = &e
 		mu.Unlock()
 	})
 }

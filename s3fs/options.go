@@ -56,8 +56,16 @@ type Options struct {
 	// UploadConcurrency bounds the parts of one file in flight (default 4).
 	UploadConcurrency int
 	// StoreConcurrency bounds the parallel requests of bulk operations:
-	// directory renames, attribute fetches during a listing (default 16).
+	// directory renames, attribute fetches during a listing (default 32).
 	StoreConcurrency int
+	// FastListing trusts LIST results for the attributes of listed files
+	// and directories whose metadata is not known yet: `ls -l` then costs
+	// LIST requests only, but those entries show the default mode and
+	// owner and their LastModified as mtime until they are looked up by
+	// name. Objects that could be symlinks (1 to 4095 bytes) are still
+	// read. Off by default: a listing reads the metadata it lacks (one HEAD
+	// per such entry, in parallel, once).
+	FastListing bool
 	// RequestTimeout bounds a single metadata request (default 30s);
 	// data transfers are bounded by TransferTimeout (default 10m).
 	RequestTimeout  time.Duration
@@ -108,7 +116,7 @@ func (o Options) withDefaults() (Options, error) {
 	setDefault(&o.PartSize, 8<<20)
 	o.PartSize = max(o.PartSize, store.MinPartSize)
 	setDefault(&o.UploadConcurrency, 4)
-	setDefault(&o.StoreConcurrency, 16)
+	setDefault(&o.StoreConcurrency, 32)
 	setDefault(&o.RequestTimeout, 30*time.Second)
 	setDefault(&o.TransferTimeout, 10*time.Minute)
 	setDefault(&o.MaxBackground, 64)

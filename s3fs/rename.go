@@ -101,8 +101,8 @@ func (n *fileNode) renameTo(ctx context.Context, oldRel, newRel string) syscall.
 	}
 	n.mu.Lock()
 	n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
-	if n.local != nil {
-		n.local.base.key, n.local.base.etag = f.fileKey(newRel), obj.ETag
+	if st, ok := n.local.(*staged); ok {
+		st.base.key, st.base.etag = f.fileKey(newRel), obj.ETag
 	}
 	n.version++
 	n.mu.Unlock()
@@ -238,8 +238,8 @@ func (f *fsys) retarget(dir *dirNode, rel string, copied map[string]store.Object
 			if obj, ok := copied[f.fileKey(childRel)]; ok {
 				n.mu.Lock()
 				n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
-				if n.local != nil {
-					n.local.base.key, n.local.base.etag = f.fileKey(childRel), obj.ETag
+				if st, ok := n.local.(*staged); ok {
+					st.base.key, st.base.etag = f.fileKey(childRel), obj.ETag
 				}
 				n.version++
 				n.mu.Unlock()

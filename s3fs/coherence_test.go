@@ -1,0 +1,234 @@
+package s3fs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/s3vol/s3vol/store"
+)
+
+// TestTwoMounts: two filesystem instances on one prefix (two hosts) see
+// each other's committed changes once the TTL has passed.
+func TestTwoMounts(t *testing.T) {
+	const ttl = 300 * time.Millisecond
+	eachStore(t, func(t *testing.T, st store.Store) {
+		a := mount(t, st, Options{Prefix: "v/", MetadataTTL: ttl})
+		b := mount(t, st, Options{Prefix: "v/", MetadataTTL: ttl})
+		// b caches what it sees (including the absence of the file).
+		if _, err := os.Stat(b.path("shared")); !os.IsNotExist(err) {
+			t.Fatalf("stat before creation: %v", err)
+		}
+		readDirNames(t, b.path(""))
+
+		a.write("shared", []byte("version 1"))
+		time.Sleep(ttl + 200*time.Millisecond)
+		if got := b.read("shared"); string(got) != "version 1" {
+			t.Fatalf("b reads %q", got)
+		}
+		if names := readDirNames(t, b.path("")); len(names) != 1 {
+			t.Fatalf("b lists %v", names)
+		}
+
+		b.write("shared", []byte("version 2, longer"))
+		time.Sleep(ttl + 200*time.Millisecond)
+		if got := a.read("shared"); string(got) != "version 2, longer" {
+			t.Fatalf("a reads %q after b's overwrite", got)
+		}
+
+		if err := os.Mkdir(a.path("dir"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(a.path("shared")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(ttl + 200*time.Millisecond)
+		if _, err := os.Stat(b.path("shared")); !os.IsNotExist(err) {
+			t.Fatalf("b still sees the removed file: %v", err)
+		}
+		if names := readDirNames(t, b.path("")); len(names) != 1 || names[0] != "dir" {
+			t.Fatalf("b lists %v, want [dir]", names)
+		}
+	})
+}
+
+// TestConcurrentWriters: two hosts writing the same file at once end with
+// one writer's whole content, never a mix.
+func TestConcurrentWriters(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		a := mount(t, st, Options{Prefix: "v/", MetadataTTL: 100 * time.Millisecond})
+		b := mount(t, st, Options{Prefix: "v/", MetadataTTL: 100 * time.Millisecond})
+		for round := range 3 {
+			contents := [][]byte{bytes.Repeat([]byte{'A' + byte(round)}, 3<<20), bytes.Repeat([]byte{'a' + byte(round)}, 2<<20+5)}
+			var wg sync.WaitGroup
+			for i, m := range []*mnt{a, b} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					f, err := os.Create(m.path("contended"))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					for off := 0; off < len(contents[i]); off += 64 << 10 {
+						if _, err := f.Write(contents[i][off:min(off+64<<10, len(contents[i]))]); err != nil {
+							t.Error(err)
+						}
+					}
+					if err := f.Close(); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			data, _, err := getObject(t, st, "v/contended")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(data, contents[0]) && !bytes.Equal(data, contents[1]) {
+				t.Fatalf("round %d: the stored file is a mix (%d bytes)", round, len(data))
+			}
+		}
+	})
+}
+
+// TestReads: concurrent random and sequential reads of a large object are
+// exact; a handle keeps reading the version it opened, and fails rather
+// than mixing versions when that version is replaced elsewhere.
+func TestReads(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		content := pattern(9, 40<<20+333)
+		putObject(t, st, "v/big", content, nil)
+		mt := mount(t, st, Options{Prefix: "v/", ReadAheadMax: 16 << 20})
+		if got := mt.read("big"); !bytes.Equal(got, content) {
+			t.Fatal("sequential read differs")
+		}
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f, err := os.Open(mt.path("big"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer f.Close()
+				rng := rand.New(rand.NewPCG(uint64(g), 1))
+				buf := make([]byte, 256<<10)
+				for range 40 {
+					off := rng.Int64N(int64(len(content)))
+					n, err := f.ReadAt(buf, off)
+					if err != nil && !errors.Is(err, io.EOF) {
+						t.Error(err)
+						return
+					}
+					if !bytes.Equal(buf[:n], content[off:min(off+int64(len(buf)), int64(len(content)))]) {
+						t.Errorf("random read at %d differs", off)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+
+		// Pinning: open, replace the object behind the mount's back, read
+		// a part the kernel has not cached.
+		mt2 := mount(t, st, Options{Prefix: "v/"})
+		f, err := os.Open(mt2.path("big"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		buf := make([]byte, 1000)
+		if _, err := f.ReadAt(buf, 0); err != nil || !bytes.Equal(buf, content[:1000]) {
+			t.Fatalf("first read: %v", err)
+		}
+		putObject(t, st, "v/big", pattern(10, len(content)), nil)
+		_, err = f.ReadAt(buf, 30<<20)
+		switch {
+		case err == nil && bytes.Equal(buf, content[30<<20:30<<20+1000]):
+			// Served from read-ahead fetched before the overwrite: still
+			// the version opened.
+		case errors.Is(err, syscall.EIO):
+		default:
+			t.Fatalf("read after the object was replaced: %v (mixed versions?)", err)
+		}
+		f.Close()
+		time.Sleep(time.Second + 100*time.Millisecond) // the default TTL
+		if got := mt2.read("big"); !bytes.Equal(got, pattern(10, len(content))) {
+			t.Fatal("a new open does not read the new version")
+		}
+	})
+}
+
+// TestListingCosts: ls -l (readdir plus a stat of every entry) reads the
+// metadata it lacks once, in parallel; a warm listing costs LIST pages and
+// no HEAD; with FastListing a cold one does not either.
+func TestListingCosts(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		const n = 300
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				size := 0
+				if i%2 == 1 {
+					size = 5000
+				}
+				putObject(t, st, fmt.Sprintf("v/d/f%03d", i), make([]byte, size), map[string]string{"mode": "33216"})
+			}()
+		}
+		wg.Wait()
+		lsl := func(mt *mnt, m *store.Metered) map[string]int64 {
+			t.Helper()
+			if _, err := os.Stat(mt.path("d")); err != nil { // the directory's own lookup
+				t.Fatal(err)
+			}
+			m.Reset()
+			ents, err := os.ReadDir(mt.path("d"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range ents {
+				fi, err := os.Lstat(mt.path("d/" + e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if mt.opts.FastListing == (fi.Mode() == 0o700) {
+					t.Fatalf("%s: mode %v (fast listing: %v)", e.Name(), fi.Mode(), mt.opts.FastListing)
+				}
+			}
+			if len(ents) != n {
+				t.Fatalf("%d entries listed, want %d", len(ents), n)
+			}
+			return m.Snapshot()
+		}
+		m := store.NewMetered(st)
+		// Long enough for the cold listing to finish within it, even
+		// under the race detector.
+		const ttl = 2 * time.Second
+		mt := mount(t, m, Options{Prefix: "v/", MetadataTTL: ttl})
+		cold := lsl(mt, m)
+		time.Sleep(ttl + 100*time.Millisecond)
+		warm := lsl(mt, m)
+		if cold[store.ReqStat] != n || warm[store.ReqStat] != 0 || warm[store.ReqList] == 0 {
+			t.Fatalf("ls -l of %d entries: cold %v, warm %v; want %d stat cold, 0 warm", n, cold, warm, n)
+		}
+		fast := mount(t, m, Options{Prefix: "v/", FastListing: true})
+		fastCold := lsl(fast, m)
+		if fastCold[store.ReqStat] != 0 {
+			t.Fatalf("ls -l with FastListing: %v, want 0 stat", fastCold)
+		}
+		t.Logf("ls -l of %d entries: cold %d list %d stat, warm %d list %d stat, fast listing %d list %d stat", n,
+			cold[store.ReqList], cold[store.ReqStat], warm[store.ReqList], warm[store.ReqStat], fastCold[store.ReqList], fastCold[store.ReqStat])
+	})
+}
