@@ -24,6 +24,9 @@ const (
 // an engine left behind.
 type logf func(format string, args ...any)
 
+// discard is the logf of clean-ups nobody reads: those of a failed start.
+func discard(string, ...any) {}
+
 // daemon is a private dockerd whose every file lives under dir. Its process
 // can be halted and started again on the same folder.
 type daemon struct {
@@ -58,7 +61,7 @@ func startDaemon(extra ...string) (*daemon, error) {
 		return nil, fmt.Errorf("writing %s: %w", config, err)
 	}
 	if err := dm.start(extra...); err != nil {
-		dm.stop(func(string, ...any) {})
+		dm.stop(discard)
 		return nil, err
 	}
 	return dm, nil
@@ -97,7 +100,7 @@ func (dm *daemon) start(extra ...string) error {
 	}()
 	if err := dm.waitReady(); err != nil {
 		log := tail(dm.logPath, 40)
-		dm.halt(func(string, ...any) {})
+		dm.halt(discard)
 		return fmt.Errorf("%w\ndockerd log, last lines:\n%s", err, log)
 	}
 	return nil

@@ -13,6 +13,10 @@
 //		out := d.Must(t, "run", "--rm", "--network", "none", d.Image, "echo", "hi")
 //	}
 //
+// Private and PrivateWith give a test an engine of its own (a second Docker
+// host, or one with other dockerd flags), stopped when the test ends;
+// Restart starts such an engine again with other flags on the same data.
+//
 // With S3VOL_TEST_DOCKER_HOST set (e.g. unix:///var/run/docker.sock), the
 // tests use that engine instead of starting one.
 package dockertest
@@ -198,7 +202,7 @@ func start(external string, dockerdArgs ...string) (*Docker, error) {
 	}
 	if err := d.buildImage(); err != nil {
 		if d.daemon != nil {
-			d.daemon.stop(func(string, ...any) {})
+			d.daemon.stop(discard)
 		}
 		return nil, err
 	}

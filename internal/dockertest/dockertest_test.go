@@ -108,8 +108,10 @@ func TestPrivateReloadAndRestart(t *testing.T) {
 	if l := labels(); strings.Contains(l, "s3vol.dockertest") {
 		t.Fatalf("after a Restart without the configuration file the labels are %s", l)
 	}
-	if out := p.Must(t, "volume", "ls", "-q"); out != "kept" {
-		t.Fatalf("after Restart the volumes are %q, want kept", out)
+	// Only local volumes: every engine also lists the volumes of the legacy
+	// plugins in /run/docker/plugins, such as other packages' tests serve.
+	if out := p.Must(t, "volume", "ls", "-q", "--filter", "driver=local"); out != "kept" {
+		t.Fatalf("after Restart the local volumes are %q, want kept", out)
 	}
 	if out := p.Must(t, "run", "--rm", "--network", "none", "-v", "kept:/data", p.Image, "echo", "again"); out != "again" {
 		t.Fatalf("after Restart a container printed %q", out)
