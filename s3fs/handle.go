@@ -37,22 +37,23 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	if errno != 0 {
 		return nil, errno
 	}
-	if !local {
-		rd, errno := h.reader()
-		if errno != 0 {
-			return nil, errno
-		}
-		var err error
-		if n, err = rd.read(ctx, dest, off); err != nil {
-			if store.IsPreconditionFailed(err) {
-				h.n.fsys.log.WithField("path", h.n.name()).
-					Error("the file changed in the store while open; reopen it to read the new version")
-				return nil, syscall.EIO
-			}
-			return nil, h.n.fsys.fail("read", h.n.name(), err)
-		}
+	if local {
+		return fuse.ReadResultData(dest[:n]), 0
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	rd, errno := h.reader()
+	if errno != 0 {
+		return nil, errno
+	}
+	res, err := rd.read(ctx, dest, off)
+	if err != nil {
+		if store.IsPreconditionFailed(err) {
+			h.n.fsys.log.WithField("path", h.n.name()).
+				Error("the file changed in the store while open; reopen it to read the new version")
+			return nil, syscall.EIO
+		}
+		return nil, h.n.fsys.fail("read", h.n.name(), err)
+	}
+	return res, 0
 }
 
 // reader returns the handle's range reader, started anew when this mount

@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
+
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -17,9 +19,9 @@ import (
 const (
 	readAheadStart = 1 << 20
 	minChunk       = 1 << 20
-	// A read within nearSlack of where the last one ended counts as
-	// sequential: the kernel issues its read-ahead requests in parallel,
-	// so they arrive slightly out of order.
+	// A read within nearSlack (or twice the kernel's read-ahead) of where
+	// the last one ended counts as sequential: the kernel issues its
+	// read-ahead requests in parallel, so they arrive out of order.
 	nearSlack = 1 << 20
 	// seqStreak near reads in a row switch read-ahead on (a read at offset
 	// 0 does it at once): a random reader never pays for it.
@@ -48,6 +50,7 @@ type rangeReader struct {
 	window []*chunk // contiguous, ascending
 	next   int64    // where the last read ended
 	streak int      // near reads in a row
+	far    int      // far reads in a row
 	ra     int64    // the window's target size
 }
 
@@ -64,23 +67,26 @@ type chunk struct {
 
 func newRangeReader(f *fsys, key, etag string, size int64) *rangeReader {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &rangeReader{f: f, key: key, etag: etag, size: size, ctx: ctx, cancel: cancel, ra: readAheadStart, next: -1}
+	return &rangeReader{f: f, key: key, etag: etag, size: size, ctx: ctx, cancel: cancel, ra: f.readAheadStart(), next: -1}
 }
 
-// read fills dest with the bytes at off, short only at the end of the
-// object.
-func (r *rangeReader) read(ctx context.Context, dest []byte, off int64) (int, error) {
+// read returns the bytes at off, at most len(dest), short only at the end
+// of the object. Bytes from read-ahead chunks are handed to the kernel
+// straight from the chunk buffers (no copy), which stay referenced until
+// the reply is sent; anything else is fetched into dest.
+func (r *rangeReader) read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, error) {
 	if off >= r.size {
-		return 0, nil
+		return fuse.ReadResultData(nil), nil
 	}
 	end := min(off+int64(len(dest)), r.size)
 	dest = dest[:end-off]
 
+	res := &chunkResult{r: r}
 	r.mu.Lock()
 	if r.sequential(off, end) {
 		r.fillWindow(off)
-	} else if !r.inWindow(off) {
-		r.dropWindow()
+	} else if r.far > 1 {
+		r.dropWindow() // random access now: the window is stale
 	}
 	pos := off
 	for pos < end {
@@ -93,42 +99,91 @@ func (r *rangeReader) read(ctx context.Context, dest []byte, off int64) (int, er
 			r.ra = min(2*r.ra, r.f.opts.ReadAheadMax)
 		}
 		c.users++
+		res.chunks = append(res.chunks, c)
 		r.mu.Unlock()
 		<-c.done
-		n := 0
-		if c.err == nil {
-			n = copy(dest[pos-off:], c.buf[pos-c.off:])
-		}
 		r.mu.Lock()
-		c.users--
-		r.maybeFree(c)
 		if c.err != nil {
 			r.mu.Unlock()
-			return 0, c.err
+			res.Done()
+			return nil, c.err
 		}
-		pos += int64(n)
+		n := min(end, c.end) - pos
+		res.vecs = append(res.vecs, c.buf[pos-c.off:pos-c.off+n])
+		pos += n
 	}
 	r.mu.Unlock()
 	if pos < end {
 		if err := r.fetchInto(ctx, dest[pos-off:], pos); err != nil {
-			return 0, err
+			res.Done()
+			return nil, err
 		}
+		res.vecs = append(res.vecs, dest[pos-off:])
 	}
-	return len(dest), nil
+	return res, nil
+}
+
+// chunkResult is a read's reply made of slices of chunk buffers (and of
+// the request's own buffer); Done releases the chunks once the kernel has
+// the data.
+type chunkResult struct {
+	r      *rangeReader
+	chunks []*chunk
+	vecs   [][]byte
+	once   sync.Once
+}
+
+func (c *chunkResult) Size() int {
+	n := 0
+	for _, v := range c.vecs {
+		n += len(v)
+	}
+	return n
+}
+
+func (c *chunkResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+	buf = buf[:0]
+	for _, v := range c.vecs {
+		buf = append(buf, v...)
+	}
+	return buf, fuse.OK
+}
+
+// Slices lets go-fuse write the reply with writev(2) from the buffers.
+func (c *chunkResult) Slices() ([][]byte, fuse.Status) { return c.vecs, fuse.OK }
+
+func (c *chunkResult) Done() {
+	c.once.Do(func() {
+		c.r.mu.Lock()
+		defer c.r.mu.Unlock()
+		for _, ch := range c.chunks {
+			ch.users--
+			c.r.maybeFree(ch)
+		}
+	})
+}
+
+// readAheadStart is the first window: 1 MiB, or more when the kernel's
+// own read-ahead asks further ahead than that at once.
+func (f *fsys) readAheadStart() int64 {
+	return min(max(readAheadStart, 2*f.opts.KernelReadAhead), f.opts.ReadAheadMax)
 }
 
 // sequential records the access and reports whether it continues a
 // sequential run. Called with mu held.
 func (r *rangeReader) sequential(off, end int64) bool {
-	near := r.next >= 0 && off >= r.next-nearSlack && off <= r.next+nearSlack
+	slack := max(nearSlack, 2*r.f.opts.KernelReadAhead)
+	near := r.next >= 0 && off >= r.next-slack && off <= r.next+slack
 	switch {
 	case off == 0 && r.next < 0:
-		r.streak = seqStreak
+		r.streak, r.far = seqStreak, 0
 	case near || r.inWindow(off):
 		r.streak++
+		r.far = 0
 	default:
 		r.streak = 0
-		r.ra = readAheadStart
+		r.far++
+		r.ra = r.f.readAheadStart()
 	}
 	r.next = max(r.next, end)
 	if !near && !r.inWindow(off) {
