@@ -31,43 +31,64 @@
 // pages), which answers readdir, READDIRPLUS and lookups, positive and
 // negative, until it is older than MetadataTTL; concurrent callers share
 // one LIST, and this mount's own changes are applied to the cache (and
-// replayed onto a listing fetched meanwhile). A lookup without a fresh
-// listing costs a HEAD of the file key and a LIST of one key under the
-// directory prefix, in parallel. The kernel caches entries, attributes and
-// negative entries for the same TTL. A LIST carries no metadata, so
-// listed objects show defaults until their metadata is known; because a
-// symlink would otherwise look like a small file, listed objects of 1 to
-// 4095 bytes whose metadata is unknown are HEADed (in parallel) while the
-// listing is built. Larger or empty objects never cost a HEAD in `ls -l`;
-// metadata learnt once (HEAD, our own writes) is kept while the object's
-// ETag and LastModified are unchanged.
+// replayed onto a listing fetched meanwhile). READDIRPLUS lookups are
+// answered from the listing being read, so `ls -l` costs no request per
+// entry. A lookup without a fresh listing costs a HEAD of the file key and
+// a LIST of one key under the directory prefix, in parallel. The kernel
+// caches entries, attributes and negative entries for the same TTL.
+//
+// A LIST carries no user metadata, and without it a symlink shows as a
+// file and modes, owners and preserved mtimes are lost (rsync -a, make and
+// cp -a would see every file as changed after a remount). So a listing
+// reads the metadata it lacks with HEADs, in parallel (StoreConcurrency),
+// once: metadata learnt from a HEAD or from our own writes is kept while
+// the object's ETag and size are unchanged, so a warm listing (TTL
+// expired, nothing changed) costs LIST pages only. A cold `ls -l` of N
+// objects written elsewhere therefore costs LIST pages plus N HEADs. The
+// FastListing option trusts the LIST instead (zero HEADs; files show
+// defaults, except objects of 1 to 4095 bytes, which could be symlinks
+// and are still read).
 //
 // Reads: a clean file is read by byte ranges from the store, never
 // downloaded first. Each open file has a rangeReader pinned to the ETag
 // it started with: random reads fetch exactly the bytes asked for, straight
-// into the kernel's buffer; a sequential run (two reads in a row, or one
-// at offset 0) opens a read-ahead window that starts at 1 MiB and doubles
-// up to ReadAheadMax, fetched as several chunks in parallel into buffers
-// from the memory budget (taken with TryGet: under pressure read-ahead
-// shrinks, it never waits). If the object is replaced elsewhere while
+// into the kernel's buffer; a sequential run (near reads in a row, or one
+// at offset 0) opens a read-ahead window that starts at 2 MiB and doubles
+// up to ReadAheadMax, fetched as chunks (a quarter of the window, up to
+// ReadChunkMax) by parallel ranged GETs into buffers from the memory
+// budget, taken with TryGet: under pressure read-ahead shrinks, it never
+// waits. Replies are written to the kernel straight from the chunk
+// buffers. The kernel's own read-ahead is raised to KernelReadAhead so
+// requests arrive as 1 MiB reads. If the object is replaced elsewhere while
 // open, reads fail with EIO rather than mixing versions; a new open sees
-// the new version. The kernel page cache is kept across opens while the
+// the new version, and this mount's own commits and renames move open
+// readers along. The kernel page cache is kept across opens while the
 // stored version is unchanged.
 //
-// Writes: a file being modified has local content (staged): a sparse,
-// unlinked file in CacheDir holding the bytes written here and the
-// ranges of the stored object fetched so far (in 256 KiB blocks, only
-// where a read needs them). A new file starts empty; writing into,
-// truncating or appending to an existing file fetches nothing up front.
-// close(2) (FLUSH) and fsync commit: the missing ranges of the old object
-// are fetched, then the whole content is uploaded (one PUT up to PartSize,
-// else a multipart upload with UploadConcurrency parts in flight, buffers
-// from the memory budget). close and fsync return only after the store
-// has the data; a failed upload is their error (EIO, or ENOSPC when the
-// store is full) and is logged, and the changes stay local to be retried
-// by the next close or fsync, or at the last release. An object becomes
-// visible whole when its upload completes: readers never see part of a
-// write, and of two writers the last commit wins, whole.
+// Writes: a file being modified has local content, of two kinds. A new or
+// truncated file written from its start is a streamer: its first part
+// stays in memory (a buffer from the budget that grows from 64 KiB, so a
+// small file costs one PUT at close and can still be read back), and once
+// it outgrows PartSize a multipart upload starts and parts go up in the
+// background while the writer writes (store.Writer, UploadConcurrency
+// parts in flight). Anything else (writes into, appends to or truncates of
+// an existing file, or random access to a streamed one) goes to a staging
+// file: a sparse, unlinked file in CacheDir holding the bytes written
+// here and the ranges of the stored object fetched so far (in 256 KiB
+// blocks, only where a read needs them); nothing is fetched up front. A
+// streamer still in memory moves to a staging file for random access (or
+// when the memory budget is spent: it spills rather than waits).
+//
+// close(2) (FLUSH) and fsync commit: a staging file fetches the missing
+// ranges of the old object and uploads the whole content; a streamer
+// completes its upload. close and fsync return only after the store has
+// the data; a failed upload is their error (EIO, or ENOSPC when the store
+// is full) and is logged. A staging file keeps its changes to be retried
+// by the next close or fsync and at unmount; a failed streaming upload
+// fails the writes that follow (EIO) and its content is lost, as its parts
+// cannot be read back. An object becomes visible whole when its upload
+// completes: readers never see part of a write, and of two writers the
+// last commit wins, whole.
 //
 // Coherence: all users of a mount share one tree, so a write is visible
 // through any path at the next syscall. Changes made elsewhere (another
@@ -89,9 +110,19 @@
 //     metadata with a server-side copy onto itself.
 //   - Committing a file modified in place uploads the whole object (a store
 //     has no partial overwrite): appending one byte to a 1 GiB file costs a
-//     1 GiB download (of the ranges not already local) and upload.
-//   - Listed objects over 4 KiB or empty show default mode and owner until
-//     they are looked up by name with no fresh listing, or opened.
+//     1 GiB download (of the ranges not already local) and upload; so does
+//     each fsync of such a file.
+//   - Random access (a read, an overwrite, a truncate) to a new file that
+//     is streaming past its first part commits what was written so far,
+//     then continues in a staging file: that intermediate state is visible
+//     to other readers before close.
+//   - A file streamed past one part keeps the upload's start as its mtime
+//     (a chmod, chown or explicit utimes during the write is applied with a
+//     copy onto itself at close).
+//   - A cold listing costs one HEAD per entry whose metadata is unknown (see
+//     above), unless FastListing is set.
+//   - A remote change of metadata alone (chmod elsewhere) keeps the ETag and
+//     is seen on the next HEAD of the object, not through a listing.
 //   - A file unlinked while open stays readable only for the bytes held
 //     locally; reads that need the deleted object fail with EIO.
 //   - Staging files are bounded by disk space in CacheDir, not by the memory
