@@ -70,8 +70,9 @@ type Store interface {
 	// order, paginating under the hood. With a Delimiter, keys that contain it
 	// after the prefix are rolled up into one Object with IsPrefix set (S3's
 	// CommonPrefixes), in the same order. Objects from List carry Key, Size,
-	// ETag and LastModified but no Metadata. Iteration stops at the first
-	// error, which is yielded with a zero Object.
+	// ETag and LastModified; Metadata only with opts.WithMetadata where the
+	// backend can fill it cheaply (see ListOptions). Iteration stops at the
+	// first error, which is yielded with a zero Object.
 	List(ctx context.Context, opts ListOptions) iter.Seq2[Object, error]
 
 	// Delete removes one object. Deleting a missing key is not an error.
@@ -109,7 +110,10 @@ type Object struct {
 	ETag         string // without quotes
 	LastModified time.Time
 	// Metadata is the user metadata: keys lower-case, without the
-	// "x-amz-meta-" prefix. Set by Stat, Get, Put and Copy; nil from List.
+	// "x-amz-meta-" prefix. Set by Stat, Get, Put and Copy. From List it
+	// is nil unless ListOptions.WithMetadata was set and the backend could
+	// fill it: then non-nil (possibly empty) means it is the object's
+	// complete user metadata, and nil still means unknown.
 	Metadata map[string]string
 	// IsPrefix marks a common prefix (a "directory") from a delimited List;
 	// only Key is set then.
@@ -147,6 +151,26 @@ type ListOptions struct {
 	Delimiter  string // "" lists every key under Prefix, recursively
 	StartAfter string // list only keys after this one
 	PageSize   int    // keys per request; 0 means the backend's default (1000)
+	// WithMetadata asks for each object's user metadata in the listing
+	// where the backend can give it without a request per object: the
+	// local store always does, the S3 backend on servers that support it
+	// (MinIO's metadata=true listing extension), not on AWS S3. Objects
+	// whose Metadata stays nil need a Stat for it. See MetadataLister.
+	WithMetadata bool
+}
+
+// MetadataLister is implemented by stores that can say whether their
+// listings fill Object.Metadata when asked with ListOptions.WithMetadata.
+type MetadataLister interface {
+	ListsMetadata() bool
+}
+
+// ListsMetadata reports whether st fills Object.Metadata in listings with
+// ListOptions.WithMetadata (as far as it knows: a backend that cannot tell
+// says false, and its callers then read metadata with Stat).
+func ListsMetadata(st Store) bool {
+	ml, ok := st.(MetadataLister)
+	return ok && ml.ListsMetadata()
 }
 
 // Sizes that shape multipart uploads.

@@ -28,6 +28,10 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) iter.Seq2[stor
 	}
 }
 
+// ListsMetadata is true: every listed object's header is read anyway, so
+// ListOptions.WithMetadata costs nothing (store.MetadataLister).
+func (s *Store) ListsMetadata() bool { return true }
+
 // errStop ends a walk when the consumer stops iterating.
 var errStop = errors.New("listing stopped")
 
@@ -122,7 +126,7 @@ func (l *lister) visitKey(path, key string) error {
 	if err != nil {
 		return fmt.Errorf("reading object %q: %w", key, err)
 	}
-	o := h.object(size, false)
+	o := h.object(size, l.opts.WithMetadata) // the header is read anyway
 	o.Key = key
 	return l.emit(o)
 }

@@ -26,6 +26,14 @@ func (s *Store) ListPaged(ctx context.Context, opts store.ListOptions, onPage fu
 		if pageSize <= 0 || pageSize > store.DefaultPage {
 			pageSize = store.DefaultPage
 		}
+		if s.canListMetadata(opts) {
+			for obj, err := range s.listWithMetadata(ctx, opts, pageSize, onPage) {
+				if !yield(obj, err) {
+					return
+				}
+			}
+			return
+		}
 		token := ""
 		for {
 			if onPage != nil {

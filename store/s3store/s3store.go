@@ -35,6 +35,7 @@ type Store struct {
 	core   minio.Core
 	bucket string
 	name   string // for String()
+	obs    *observingTransport
 }
 
 var _ store.Store = (*Store)(nil)
@@ -51,10 +52,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, store.NewError("connect", "", store.ErrInvalidArgument, err)
 	}
-	tr, err := cfg.transport()
+	base, err := cfg.transport()
 	if err != nil {
 		return nil, store.NewError("connect", "", nil, err)
 	}
+	tr := &observingTransport{base: base}
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:        creds,
 		Secure:       cfg.Secure,
@@ -67,7 +69,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, store.NewError("connect", "", store.ErrInvalidArgument,
 			fmt.Errorf("endpoint %q: %w", cfg.Endpoint, err))
 	}
-	s := &Store{cfg: cfg, core: minio.Core{Client: client}, bucket: cfg.Bucket}
+	s := &Store{cfg: cfg, core: minio.Core{Client: client}, bucket: cfg.Bucket, obs: tr}
 	s.name = fmt.Sprintf("s3://%s (%s)", cfg.Bucket, client.EndpointURL().String())
 	if err := s.checkBucket(ctx, creds, credSrc); err != nil {
 		return nil, err

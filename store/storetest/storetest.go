@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"List", testList},
 		{"ListManyKeys", testListMany},
 		{"ListStopsEarly", testListStop},
+		{"ListMetadata", testListMetadata},
 		{"Keys", testKeys},
 		{"UnusualKeys", func(t *testing.T, s store.Store) { CheckKeys(t, s, UnusualKeys(), false) }},
 		{"KeyTooLong", testKeyTooLong},
