@@ -60,6 +60,8 @@ func main() {
 	only := flag.String("only", "", "comma-separated workloads to run (seqread,seqwrite,ttfb,random,small,meta,memory); default all")
 	memory := flag.Int64("memory", 256<<20, "the filesystem's memory budget in bytes")
 	verbose := flag.Bool("v", false, "log the filesystem's warnings and errors")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (client, filesystem and all) to this file")
+	heapProfile := flag.String("memprofile", "", "write a heap profile at the end of the run to this file")
 	flag.Parse()
 
 	logrus.SetLevel(logrus.ErrorLevel)
@@ -73,7 +75,16 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
 	rep, err := run(ctx, sz, *quick, *memory, selected(*only))
+	stopProfile()
+	if perr := writeHeapProfile(*heapProfile); perr != nil {
+		fmt.Fprintln(os.Stderr, "bench:", perr)
+	}
 	if rep != nil {
 		rep.print(os.Stdout)
 		if *jsonPath != "" {

@@ -2,9 +2,11 @@ package s3fs
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math/rand/v2"
 	"os"
 	"sync"
@@ -169,66 +171,88 @@ func TestReads(t *testing.T) {
 	})
 }
 
-// TestListingCosts: ls -l (readdir plus a stat of every entry) reads the
+// TestListingCosts: ls -l (readdir plus a stat of every entry) costs LIST
+// pages only on a store whose listings carry metadata (both backends here,
+// MinIO through its metadata extension); on one whose listings do not
+// (AWS S3, played by a store that hides the capability) it reads the
 // metadata it lacks once, in parallel; a warm listing costs LIST pages and
 // no HEAD; with FastListing a cold one does not either.
 func TestListingCosts(t *testing.T) {
 	eachStore(t, func(t *testing.T, st store.Store) {
-		const n = 300
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				size := 0
-				if i%2 == 1 {
-					size = 5000
-				}
-				putObject(t, st, fmt.Sprintf("v/d/f%03d", i), make([]byte, size), map[string]string{"mode": "33216"})
-			}()
-		}
-		wg.Wait()
-		lsl := func(mt *mnt, m *store.Metered) map[string]int64 {
-			t.Helper()
-			if _, err := os.Stat(mt.path("d")); err != nil { // the directory's own lookup
-				t.Fatal(err)
+		t.Run("ListsMetadata", func(t *testing.T) { testListingCosts(t, st) })
+		t.Run("NoListedMetadata", func(t *testing.T) { testListingCosts(t, noListedMetadata{st}) })
+	})
+}
+
+// noListedMetadata is a real store whose listings never carry metadata,
+// as on AWS S3.
+type noListedMetadata struct{ store.Store }
+
+func (s noListedMetadata) List(ctx context.Context, opts store.ListOptions) iter.Seq2[store.Object, error] {
+	opts.WithMetadata = false
+	return s.Store.List(ctx, opts)
+}
+
+func testListingCosts(t *testing.T, st store.Store) {
+	listsMeta := store.ListsMetadata(st)
+	const n = 300
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			size := 0
+			if i%2 == 1 {
+				size = 5000
 			}
-			m.Reset()
-			ents, err := os.ReadDir(mt.path("d"))
+			putObject(t, st, fmt.Sprintf("v/d/f%03d", i), make([]byte, size), map[string]string{"mode": "33216"})
+		}()
+	}
+	wg.Wait()
+	lsl := func(mt *mnt, m *store.Metered) map[string]int64 {
+		t.Helper()
+		if _, err := os.Stat(mt.path("d")); err != nil { // the directory's own lookup
+			t.Fatal(err)
+		}
+		m.Reset()
+		ents, err := os.ReadDir(mt.path("d"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			fi, err := os.Lstat(mt.path("d/" + e.Name()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, e := range ents {
-				fi, err := os.Lstat(mt.path("d/" + e.Name()))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if mt.opts.FastListing == (fi.Mode() == 0o700) {
-					t.Fatalf("%s: mode %v (fast listing: %v)", e.Name(), fi.Mode(), mt.opts.FastListing)
-				}
+			if (mt.opts.FastListing && !listsMeta) == (fi.Mode() == 0o700) {
+				t.Fatalf("%s: mode %v (fast listing: %v)", e.Name(), fi.Mode(), mt.opts.FastListing)
 			}
-			if len(ents) != n {
-				t.Fatalf("%d entries listed, want %d", len(ents), n)
-			}
-			return m.Snapshot()
 		}
-		m := store.NewMetered(st)
-		// Long enough for the cold listing to finish within it, even
-		// under the race detector.
-		const ttl = 2 * time.Second
-		mt := mount(t, m, Options{Prefix: "v/", MetadataTTL: ttl})
-		cold := lsl(mt, m)
-		time.Sleep(ttl + 100*time.Millisecond)
-		warm := lsl(mt, m)
-		if cold[store.ReqStat] != n || warm[store.ReqStat] != 0 || warm[store.ReqList] == 0 {
-			t.Fatalf("ls -l of %d entries: cold %v, warm %v; want %d stat cold, 0 warm", n, cold, warm, n)
+		if len(ents) != n {
+			t.Fatalf("%d entries listed, want %d", len(ents), n)
 		}
-		fast := mount(t, m, Options{Prefix: "v/", FastListing: true})
-		fastCold := lsl(fast, m)
-		if fastCold[store.ReqStat] != 0 {
-			t.Fatalf("ls -l with FastListing: %v, want 0 stat", fastCold)
-		}
-		t.Logf("ls -l of %d entries: cold %d list %d stat, warm %d list %d stat, fast listing %d list %d stat", n,
-			cold[store.ReqList], cold[store.ReqStat], warm[store.ReqList], warm[store.ReqStat], fastCold[store.ReqList], fastCold[store.ReqStat])
-	})
+		return m.Snapshot()
+	}
+	m := store.NewMetered(st)
+	// Long enough for the cold listing to finish within it, even
+	// under the race detector.
+	const ttl = 2 * time.Second
+	mt := mount(t, m, Options{Prefix: "v/", MetadataTTL: ttl})
+	cold := lsl(mt, m)
+	time.Sleep(ttl + 100*time.Millisecond)
+	warm := lsl(mt, m)
+	wantCold := int64(n)
+	if listsMeta {
+		wantCold = 0
+	}
+	if cold[store.ReqStat] != wantCold || warm[store.ReqStat] != 0 || warm[store.ReqList] == 0 || cold[store.ReqList] == 0 {
+		t.Fatalf("ls -l of %d entries: cold %v, warm %v; want %d stat cold, 0 warm", n, cold, warm, wantCold)
+	}
+	fast := mount(t, m, Options{Prefix: "v/", FastListing: true})
+	fastCold := lsl(fast, m)
+	if fastCold[store.ReqStat] != 0 {
+		t.Fatalf("ls -l with FastListing: %v, want 0 stat", fastCold)
+	}
+	t.Logf("ls -l of %d entries: cold %d list %d stat, warm %d list %d stat, fast listing %d list %d stat", n,
+		cold[store.ReqList], cold[store.ReqStat], warm[store.ReqList], warm[store.ReqStat], fastCold[store.ReqList], fastCold[store.ReqStat])
 }

@@ -37,17 +37,22 @@
 // a LIST of one key under the directory prefix, in parallel. The kernel
 // caches entries, attributes and negative entries for the same TTL.
 //
-// A LIST carries no user metadata, and without it a symlink shows as a
-// file and modes, owners and preserved mtimes are lost (rsync -a, make and
-// cp -a would see every file as changed after a remount). So a listing
-// reads the metadata it lacks with HEADs, in parallel (StoreConcurrency),
-// once: metadata learnt from a HEAD or from our own writes is kept while
-// the object's ETag and size are unchanged, so a warm listing (TTL
-// expired, nothing changed) costs LIST pages only. A cold `ls -l` of N
-// objects written elsewhere therefore costs LIST pages plus N HEADs. The
-// FastListing option trusts the LIST instead (zero HEADs; files show
-// defaults, except objects of 1 to 4095 bytes, which could be symlinks
-// and are still read).
+// Listings ask for user metadata (store.ListOptions.WithMetadata): the
+// local store and MinIO return it with the LIST pages, so there a cold
+// `ls -l` costs LIST pages and no HEAD, and a remote chmod is seen at the
+// next listing. A plain S3 LIST (AWS) carries none, and without it a
+// symlink shows as a file and modes, owners and preserved mtimes are lost
+// (rsync -a, make and cp -a would see every file as changed after a
+// remount). So there a listing reads the metadata it lacks with HEADs, in
+// parallel (StoreConcurrency), once: metadata learnt from a HEAD or from
+// our own writes is kept while the object's ETag and size are unchanged,
+// so a warm listing (TTL expired, nothing changed) costs LIST pages only.
+// A cold `ls -l` of N objects written elsewhere on AWS therefore costs
+// LIST pages plus N HEADs. The FastListing option trusts the LIST instead
+// (zero HEADs; files show defaults, except objects of 1 to 4095 bytes,
+// which could be symlinks and are still read). Subdirectories' own
+// attributes live on their marker objects, which a delimited LIST rolls
+// up: they cost a HEAD each on a cold listing (not with FastListing).
 //
 // Reads: a clean file is read by byte ranges from the store, never
 // downloaded first. Each open file has a rangeReader pinned to the ETag
@@ -119,10 +124,11 @@
 //   - A file streamed past one part keeps the upload's start as its mtime
 //     (a chmod, chown or explicit utimes during the write is applied with a
 //     copy onto itself at close).
-//   - A cold listing costs one HEAD per entry whose metadata is unknown (see
-//     above), unless FastListing is set.
-//   - A remote change of metadata alone (chmod elsewhere) keeps the ETag and
-//     is seen on the next HEAD of the object, not through a listing.
+//   - On stores whose listings carry no metadata (AWS S3), a cold listing
+//     costs one HEAD per entry whose metadata is unknown (see above),
+//     unless FastListing is set, and a remote change of metadata alone
+//     (chmod elsewhere) keeps the ETag and is seen on the next HEAD of the
+//     object, not through a listing.
 //   - A file unlinked while open stays readable only for the bytes held
 //     locally; reads that need the deleted object fail with EIO.
 //   - Staging files are bounded by disk space in CacheDir, not by the memory

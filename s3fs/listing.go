@@ -134,7 +134,7 @@ func (d *dirNode) fetchListing(ctx context.Context, old *listing) (*listing, err
 	defer cancel()
 	prefix := f.dirPrefix(rel)
 	l := &listing{at: time.Now(), entries: make(map[string]*entry)}
-	for obj, err := range f.st.List(ctx, store.ListOptions{Prefix: prefix, Delimiter: "/"}) {
+	for obj, err := range f.st.List(ctx, store.ListOptions{Prefix: prefix, Delimiter: "/", WithMetadata: true}) {
 		if err != nil {
 			return nil, err
 		}
@@ -172,6 +172,12 @@ func (d *dirNode) addListed(l *listing, prefix string, obj store.Object) {
 	if e := l.entries[name]; e != nil {
 		return // a directory of the same name came first; keep it
 	}
+	if obj.Metadata != nil {
+		// The listing carried the metadata (store.ListOptions.WithMetadata).
+		k, a := f.attrsFromObject(obj, false)
+		l.entries[name] = &entry{kind: k, attrs: a}
+		return
+	}
 	l.entries[name] = &entry{kind: kindFile, attrs: f.defaultAttrs(kindFile, obj)}
 }
 
@@ -181,6 +187,9 @@ func (d *dirNode) addListed(l *listing, prefix string, obj store.Object) {
 func (d *dirNode) reuseKnownAttrs(l, old *listing) {
 	children := d.Children()
 	for name, e := range l.entries {
+		if e.attrs.metaKnown {
+			continue // the listing carried metadata: it is the newest
+		}
 		if ch := children[name]; ch != nil {
 			if k, a, ok := knownAttrs(ch.Operations()); ok && (k == kindDir) == (e.kind == kindDir) {
 				if k == kindDir || a.sameVersion(&e.attrs) {
@@ -204,7 +213,8 @@ func (d *dirNode) reuseKnownAttrs(l, old *listing) {
 const symlinkMax = 4095
 
 // statUnknown reads the metadata of the listed entries whose metadata is
-// not known yet, in parallel: a LIST carries none, and without it a
+// not known yet, in parallel: a LIST carries none unless the store can
+// list metadata (store.ListOptions.WithMetadata), and without it a
 // symlink would show as a file, a chmod or a preserved mtime would be
 // lost from `ls -l`, and rsync or make would see every file as changed.
 // Known metadata is kept across listings while the content is unchanged,
