@@ -52,6 +52,10 @@ type hostLease struct {
 	done  chan struct{}
 }
 
+// stepLeaseDelete is the step just before the last release deletes the
+// lease object, where tests interleave other calls.
+const stepLeaseDelete = "lease.delete"
+
 func (r *Registry) leasePrefix(entryID string) string {
 	return r.orgPrefix() + "leases/" + entryID + "/"
 }
@@ -141,7 +145,13 @@ func (r *Registry) release(ctx context.Context, hl *hostLease) error {
 		return r.writeLease(ctx, hl.id, count)
 	}
 	hl.stopHeartbeat()
-	r.dropLease(hl)
+	// Keep this hostLease in the map until its object is deleted: an
+	// Acquire arriving meanwhile must queue on hl.mu, not make a second
+	// hostLease whose PUT this DELETE could then undo.
+	defer r.dropLease(hl)
+	if err := r.step(stepLeaseDelete); err != nil {
+		return err
+	}
 	cctx, cancel := r.callCtx(ctx)
 	defer cancel()
 	if err := r.cfg.Meta.Delete(cctx, r.leaseKey(hl.id)); err != nil {

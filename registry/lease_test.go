@@ -125,3 +125,67 @@ func TestAcquireDeleteRace(t *testing.T) {
 		t.Logf("outcomes: %v", outcomes)
 	})
 }
+
+// TestReleaseRacingAcquire: a mount released while another mount of the
+// same entry on the same host is being acquired must not leave that new
+// mount without a lease object (the release's DELETE landing after the
+// acquire's PUT), or another host could delete a mounted volume.
+func TestReleaseRacingAcquire(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := ctxT(t)
+		a := e.registry("host-a")
+		if _, _, err := a.Create(ctx, Spec{Name: "v"}); err != nil {
+			t.Fatal(err)
+		}
+		old, err := a.Acquire(ctx, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := old.Entry().ID
+		type result struct {
+			l   *Lease
+			err error
+		}
+		acquired := make(chan result, 1)
+		// Just before the last release deletes the lease object, a new
+		// mount of the same entry starts; the hook returns once that
+		// acquire has either finished or queued behind the release.
+		a.hook = func(step string) bool {
+			if step != stepLeaseDelete {
+				return false
+			}
+			go func() {
+				l, err := a.Acquire(ctx, "v")
+				acquired <- result{l, err}
+			}()
+			for {
+				a.leaseMu.Lock()
+				hl := a.leases[id]
+				queued := hl != nil && hl.refs > 1
+				a.leaseMu.Unlock()
+				if queued || len(acquired) > 0 {
+					return false
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		if err := old.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		res := <-acquired
+		a.hook = nil
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		ls, err := a.Leases(ctx, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ls) != 1 || ls[0].Host != "host-a" {
+			t.Fatalf("a mount is held but the stored leases are %+v", ls)
+		}
+		if err := res.l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
