@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -165,6 +166,11 @@ func setEndpoint(c *Config, v string) error {
 	if v == "" {
 		c.Endpoint = ""
 		return nil
+	}
+	// Not echoed: the endpoint is logged and named in errors, and the part
+	// before '@' is a key and a secret. (url.Parse would drop it silently.)
+	if strings.Contains(v, "@") {
+		return errors.New("the endpoint holds credentials (user:secret@); give host:port or http(s)://host:port, and put the keys in the credentials file (S3VOL_CREDENTIALS_FILE)")
 	}
 	if strings.Contains(v, "://") {
 		u, err := url.Parse(v)

@@ -139,6 +139,21 @@ func TestBadValuesNameTheSetting(t *testing.T) {
 	}
 }
 
+// Credentials written into the endpoint are refused without being echoed:
+// the endpoint goes into logs and error messages.
+func TestEndpointWithCredentialsIsRefused(t *testing.T) {
+	for _, v := range []string{"AKIDEXAMPLE:s3cr3tValue@minio:9000", "http://AKIDEXAMPLE:s3cr3tValue@minio:9000"} {
+		_, err := load(t, nil, map[string]string{"S3VOL_ENDPOINT": v})
+		if err == nil {
+			t.Errorf("endpoint %q was accepted", v)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cr3tValue") || !strings.Contains(err.Error(), "credentials file") {
+			t.Errorf("endpoint with credentials: error %q echoes the secret or does not say where credentials go", err)
+		}
+	}
+}
+
 func TestTLSMustAgreeWithScheme(t *testing.T) {
 	_, err := load(t, nil, map[string]string{"S3VOL_ENDPOINT": "https://s3.example.com", "S3VOL_TLS": "false"})
 	if err == nil || !strings.Contains(err.Error(), "S3VOL_TLS") {
