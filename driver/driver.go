@@ -153,6 +153,10 @@ func (d *Driver) Shutdown(ctx context.Context) error {
 	}
 	d.bg.Wait()
 	for _, m := range d.allMounts() {
+		// A mount still being set up is handled once it is (or has failed
+		// to be) mounted: waiting for it to go away by itself would wait
+		// out ctx and leave it mounted, its lease held.
+		waitFor(ctx, m.ready)
 		d.mu.Lock()
 		if m.grace != nil {
 			m.grace.Stop()
@@ -169,8 +173,7 @@ func (d *Driver) Shutdown(ctx context.Context) error {
 				d.log.WithFields(logrus.Fields{"volume": m.name, "uses": uses}).Warn("unmounting a volume containers still use: they lose access until the plugin is back")
 			}
 			d.teardownMount(m, uses > 0)
-		case mounting, unmounting:
-			waitFor(ctx, m.ready)
+		case unmounting:
 			waitFor(ctx, m.gone)
 		}
 	}

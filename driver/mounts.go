@@ -84,8 +84,7 @@ func (d *Driver) acquire(ctx context.Context, name, id string) (*mount, error) {
 		d.mu.Unlock()
 
 		if owner {
-			m.err = d.setup(ctx, m)
-			d.finishSetup(m)
+			d.finishSetup(m, d.setup(ctx, m))
 		}
 		if err := waitFor(ctx, m.ready); err != nil {
 			d.drop(m, id)
@@ -99,11 +98,13 @@ func (d *Driver) acquire(ctx context.Context, name, id string) (*mount, error) {
 	}
 }
 
-// finishSetup publishes the setup's outcome; a failed mount leaves the
-// table so that the next Mount tries afresh.
-func (d *Driver) finishSetup(m *mount) {
+// finishSetup publishes the setup's outcome (under d.mu: a waiter whose
+// Mount gave up reads m.err in drop while the setup may still run); a
+// failed mount leaves the table so that the next Mount tries afresh.
+func (d *Driver) finishSetup(m *mount, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	m.err = err
 	if m.err != nil {
 		if d.mounts[m.name] == m {
 			delete(d.mounts, m.name)
@@ -283,7 +284,9 @@ func (d *Driver) teardownMount(m *mount, inUse bool) {
 	} else if err := unmountBounded(ctx, m.fs); err != nil {
 		log.WithError(err).Error("unmounting: files written since their last close may be lost")
 	}
-	if err := m.lease.Release(ctx); err != nil {
+	// The unmount may have used up ctx; the registry bounds the release's
+	// own store call, and a lease not released blocks Remove for a TTL.
+	if err := m.lease.Release(context.WithoutCancel(ctx)); err != nil {
 		log.WithError(err).Warn("releasing the mount lease (it expires on its own)")
 	}
 	if err := os.Remove(m.dir); err != nil && !os.IsNotExist(err) {
