@@ -256,3 +256,49 @@ func testListingCosts(t *testing.T, st store.Store) {
 	t.Logf("ls -l of %d entries: cold %d list %d stat, warm %d list %d stat, fast listing %d list %d stat", n,
 		cold[store.ReqList], cold[store.ReqStat], warm[store.ReqList], warm[store.ReqStat], fastCold[store.ReqList], fastCold[store.ReqStat])
 }
+
+// TestCreateCosts: files created one after another in a directory made by
+// this mount cost their PUT and nothing before it, also past the TTL (the
+// listing is refreshed ahead of its expiry while in use); a file added
+// elsewhere still shows up within the TTL.
+func TestCreateCosts(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		m := store.NewMetered(st)
+		const ttl = time.Second
+		mt := mount(t, m, Options{Prefix: "v/", MetadataTTL: ttl})
+		if err := os.Mkdir(mt.path("d"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		m.Reset()
+		start := time.Now()
+		n := 0
+		for time.Since(start) < 3*ttl {
+			mt.write(fmt.Sprintf("d/f%04d", n), []byte("x"))
+			n++
+			time.Sleep(5 * time.Millisecond)
+		}
+		got := m.Snapshot()
+		// The kernel looks "d" itself up again once per TTL (a HEAD in
+		// the root, never listed): that is all besides the PUTs.
+		ttls := int64(time.Since(start)/ttl) + 1
+		if got[store.ReqPut] != int64(n) || got[store.ReqStat] > ttls {
+			t.Errorf("%d creates over %v: %v; want %d put and at most %d stat", n, time.Since(start), got, n, ttls)
+		}
+		// Listings refreshed ahead: a few, not one per create.
+		if got[store.ReqList] > 3*ttls {
+			t.Errorf("%d creates over %v cost %d LIST pages", n, time.Since(start), got[store.ReqList])
+		}
+		putObject(t, st, "v/d/remote", []byte("r"), nil)
+		deadline := time.Now().Add(ttl + 500*time.Millisecond)
+		for {
+			_, err := os.Stat(mt.path("d/remote"))
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a file added elsewhere is not visible after the TTL: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}

@@ -24,6 +24,8 @@ type dirNode struct {
 	hasMarker bool // a marker object is known to exist
 	listing   *listing
 	listCall  *listCall
+	// refreshing: a listing is being fetched ahead of its expiry.
+	refreshing bool
 }
 
 var (
@@ -380,7 +382,11 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 		return nil, d.fsys.fail("mkdir", rel, err)
 	}
 	ch := d.newChild(ctx, kindDir, a)
-	ch.Operations().(*dirNode).hasMarker = true
+	nd := ch.Operations().(*dirNode)
+	nd.hasMarker = true
+	// A directory made here is empty: lookups in it (the creates that
+	// usually follow) need no request until the listing expires.
+	nd.listing = &listing{at: time.Now(), entries: map[string]*entry{}, hasMarker: true}
 	d.setEntry(name, kindDir, a)
 	a.fill(kindDir, &out.Attr)
 	return ch, 0

@@ -27,6 +27,8 @@ type fsys struct {
 
 	mu    sync.Mutex
 	dirty map[*fileNode]struct{} // files with local changes not yet in the store
+
+	background sync.WaitGroup // listings refreshed ahead (see refreshAhead)
 }
 
 func newFsys(opts Options) *fsys {
@@ -134,9 +136,12 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 
 // Refuse the calls the filesystem cannot honour with a clear errno.
 
-// Getxattr: objects carry no extended attributes.
+// Getxattr: objects carry no extended attributes. ENOSYS tells the kernel
+// so once for the whole mount: it answers every later getxattr itself
+// (EOPNOTSUPP), which saves `ls -l` a round trip per entry (it asks for
+// security.selinux of each file).
 func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return 0, syscall.ENODATA
+	return 0, syscall.ENOSYS
 }
 
 // Setxattr: extended attributes are not stored.

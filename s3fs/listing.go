@@ -39,8 +39,14 @@ type listCall struct {
 // list returns a fresh listing of d, fetching it if needed. Concurrent
 // callers share one fetch.
 func (d *dirNode) list(ctx context.Context) (*listing, error) {
+	return d.fetch(ctx, false)
+}
+
+// fetch is list; ahead fetches a new listing even when the cached one is
+// still fresh.
+func (d *dirNode) fetch(ctx context.Context, ahead bool) (*listing, error) {
 	d.mu.Lock()
-	if l := d.listing; l != nil && d.fsys.fresh(l.at) {
+	if l := d.listing; l != nil && d.fsys.fresh(l.at) && !ahead {
 		d.mu.Unlock()
 		return l, nil
 	}
@@ -104,10 +110,36 @@ func (d *dirNode) cachedEntry(name string) (e entry, found, known bool) {
 	if l == nil || !d.fsys.fresh(l.at) {
 		return entry{}, false, false
 	}
+	d.refreshAheadLocked(l)
 	if p := l.entries[name]; p != nil {
 		return *p, true, true
 	}
 	return entry{}, false, true
+}
+
+// refreshAheadMax is the largest listing refreshed ahead of its expiry
+// (ten LIST pages): bigger ones are refetched only when asked for.
+const refreshAheadMax = 10 * store.DefaultPage
+
+// refreshAheadLocked starts fetching a new listing in the background once
+// the one in use is past half its TTL, so that a directory in constant use
+// (files created or opened one after another) keeps answering lookups
+// from a listing younger than the TTL instead of paying a HEAD and a LIST
+// for each name once it expires. Called with d.mu held.
+func (d *dirNode) refreshAheadLocked(l *listing) {
+	f := d.fsys
+	if d.refreshing || d.listCall != nil || len(l.entries) > refreshAheadMax || time.Since(l.at) < f.opts.MetadataTTL/2 {
+		return
+	}
+	d.refreshing = true
+	f.background.Go(func() {
+		if _, err := d.fetch(context.Background(), true); err != nil {
+			f.log.WithError(err).Debug("refreshing a listing ahead of its expiry failed")
+		}
+		d.mu.Lock()
+		d.refreshing = false
+		d.mu.Unlock()
+	})
 }
 
 // addPendingChildren adds the files created here but not yet committed:

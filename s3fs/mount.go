@@ -155,6 +155,7 @@ func (m *Mounted) Unmount(ctx context.Context) error {
 				err = nil
 			}
 		}
+		m.fsys.background.Wait()
 		m.unmountErr = errors.Join(flushErr, err)
 		if m.unmountErr == nil {
 			m.fsys.log.Info("unmounted")
