@@ -2,6 +2,8 @@ package driver
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"strings"
 
@@ -22,67 +24,39 @@ const PathPrefix = "/VolumeDriver."
 // protocols (authz) on the same socket and answer Activate for all. The
 // request and reply shapes are go-plugins-helpers' own.
 func Register(mux *http.ServeMux, d volume.Driver) {
-	handle := func(method string, fn func(r *http.Request) (any, error)) {
-		mux.HandleFunc("POST "+PathPrefix+method, func(w http.ResponseWriter, r *http.Request) {
-			res, err := fn(r)
-			if err != nil {
-				encode(w, http.StatusInternalServerError, volume.NewErrorResponse(err.Error()))
-				return
-			}
-			encode(w, http.StatusOK, res)
-		})
-	}
-	handle("Create", func(r *http.Request) (any, error) {
-		var req volume.CreateRequest
-		if err := decode(r, &req); err != nil {
-			return nil, err
+	route(mux, "Create", func(q *volume.CreateRequest) (any, error) { return struct{}{}, d.Create(q) })
+	route(mux, "Remove", func(q *volume.RemoveRequest) (any, error) { return struct{}{}, d.Remove(q) })
+	route(mux, "Mount", func(q *volume.MountRequest) (any, error) { return d.Mount(q) })
+	route(mux, "Unmount", func(q *volume.UnmountRequest) (any, error) { return struct{}{}, d.Unmount(q) })
+	route(mux, "Path", func(q *volume.PathRequest) (any, error) { return d.Path(q) })
+	route(mux, "Get", func(q *volume.GetRequest) (any, error) { return d.Get(q) })
+	route(mux, "List", func(*struct{}) (any, error) { return d.List() })
+	route(mux, "Capabilities", func(*struct{}) (any, error) { return d.Capabilities(), nil })
+}
+
+// route serves POST /VolumeDriver.<method>: it decodes the request into a
+// Req, calls fn, and encodes the reply, or the error in Docker's {"Err"}.
+func route[Req any](mux *http.ServeMux, method string, fn func(*Req) (any, error)) {
+	mux.HandleFunc("POST "+PathPrefix+method, func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		var res any
+		err := decode(r, &req)
+		if err == nil {
+			res, err = fn(&req)
 		}
-		return struct{}{}, d.Create(&req)
-	})
-	handle("Remove", func(r *http.Request) (any, error) {
-		var req volume.RemoveRequest
-		if err := decode(r, &req); err != nil {
-			return nil, err
+		if err != nil {
+			encode(w, http.StatusInternalServerError, volume.NewErrorResponse(err.Error()))
+			return
 		}
-		return struct{}{}, d.Remove(&req)
+		encode(w, http.StatusOK, res)
 	})
-	handle("Mount", func(r *http.Request) (any, error) {
-		var req volume.MountRequest
-		if err := decode(r, &req); err != nil {
-			return nil, err
-		}
-		return d.Mount(&req)
-	})
-	handle("Unmount", func(r *http.Request) (any, error) {
-		var req volume.UnmountRequest
-		if err := decode(r, &req); err != nil {
-			return nil, err
-		}
-		return struct{}{}, d.Unmount(&req)
-	})
-	handle("Path", func(r *http.Request) (any, error) {
-		var req volume.PathRequest
-		if err := decode(r, &req); err != nil {
-			return nil, err
-		}
-		return d.Path(&req)
-	})
-	handle("Get", func(r *http.Request) (any, error) {
-		var req volume.GetRequest
-		if err := decode(r, &req); err != nil {
-			return nil, err
-		}
-		return d.Get(&req)
-	})
-	handle("List", func(r *http.Request) (any, error) { return d.List() })
-	handle("Capabilities", func(r *http.Request) (any, error) { return d.Capabilities(), nil })
 }
 
 // decode reads a request body; an empty body is an empty request (dockerd
 // sends none for List and Capabilities).
 func decode(r *http.Request, v any) error {
 	err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(v)
-	if err != nil && err.Error() != "EOF" {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return &requestError{err}
 	}
 	return nil
