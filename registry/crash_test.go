@@ -77,6 +77,35 @@ func TestCrashedCreateRetried(t *testing.T) {
 	})
 }
 
+// TestCrashedCreateGetOrCreate: the driver's Create without options is a
+// get-or-create; retried after a half-done create (here with other
+// options than the crashed one asked for), it finishes that volume with
+// its own options instead of answering with a volume that cannot mount.
+func TestCrashedCreateGetOrCreate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := ctxT(t)
+		dying := e.registry("h1")
+		crashAt(dying, StepCreateReserved)
+		if _, _, err := dying.Create(ctx, Spec{Name: "v", Options: Options{UID: 1000}}); !isCrash(err) {
+			t.Fatal(err)
+		}
+		v, created, err := e.registry("h2").GetOrCreate(ctx, Spec{Name: "v"})
+		if err != nil || created || v.State != StateReady || v.Options.UID != 1000 {
+			t.Fatalf("get-or-create of a half-created volume: %+v %v %v", v, created, err)
+		}
+		checkConsistent(t, e, e.registry("h3"))
+
+		// A volume being deleted is not handed out either.
+		crashAt(dying, StepDeleteMarked)
+		if err := dying.Delete(ctx, "v"); !isCrash(err) {
+			t.Fatal(err)
+		}
+		if v, _, err := e.registry("h2").GetOrCreate(ctx, Spec{Name: "v"}); !errors.Is(err, ErrConflict) {
+			t.Fatalf("get-or-create of a volume being deleted: %+v %v", v, err)
+		}
+	})
+}
+
 // TestCrashDuringDelete kills a delete (and its background purge) at each
 // step; Repair finishes it: the name and slot are free and the data gone.
 func TestCrashDuringDelete(t *testing.T) {

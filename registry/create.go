@@ -75,10 +75,19 @@ func (r *Registry) Create(ctx context.Context, spec Spec) (e Entry, created bool
 }
 
 // GetOrCreate returns the entry with that name whatever its options (as
-// dockerd does: an existing volume wins), or creates it from spec.
+// dockerd does: an existing volume wins), or creates it from spec. An
+// entry left half created (a crashed host, a retried call) is finished
+// first, with its own options, and one being deleted is refused, as Create
+// does.
 func (r *Registry) GetOrCreate(ctx context.Context, spec Spec) (Entry, bool, error) {
 	e, err := r.Get(ctx, spec.Name)
 	if err == nil && e.Name == spec.Name {
+		switch e.State {
+		case StateCreating, StateError:
+			return r.Create(ctx, Spec{Name: e.Name, Options: e.Options, Labels: e.Labels, Volume: e.Volume, Subpath: e.Subpath})
+		case StateDeleting: // as Create says: not a volume to hand out
+			return Entry{}, false, errorf(ErrConflict, "%s %q is being deleted; try again in a moment", e.Kind, e.Name)
+		}
 		return e, false, nil
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
