@@ -237,43 +237,15 @@ func (c *cache) leasesOf(id string) []registry.LeaseInfo {
 	return c.leases[id]
 }
 
-// refreshLeases reads the leases of every entry (one LIST each, a few at a
-// time) for the "mounted on" line of the volumes' status.
+// refreshLeases reads every lease of the organization (one listing) for
+// the "mounted on" line of the volumes' status.
 func (c *cache) refreshLeases(ctx context.Context, reg *registry.Registry) error {
-	entries := c.list()
-	found := make(map[string][]registry.LeaseInfo, len(entries))
-	var mu sync.Mutex
-	var firstErr error
-	sem := make(chan struct{}, 4)
-	var wg sync.WaitGroup
-	for _, e := range entries {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			ls, err := reg.Leases(ctx, e.ID)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				return
-			}
-			found[e.ID] = ls
-		}()
+	all, err := reg.AllLeases(ctx)
+	if err != nil {
+		return err
 	}
-	wg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for id, ls := range found {
-		c.leases[id] = ls
-	}
-	for id := range c.leases {
-		if _, ok := found[id]; !ok && firstErr == nil {
-			delete(c.leases, id)
-		}
-	}
-	return firstErr
+	c.leases = all
+	return nil
 }

@@ -265,6 +265,34 @@ func (r *Registry) Leases(ctx context.Context, nameOrID string) ([]LeaseInfo, er
 	return r.readLeases(ctx, e.ID)
 }
 
+// AllLeases returns every lease of the organization, live or expired, by
+// entry id: one LIST for the organization (a page per 1,000 leases) and one
+// GET per lease, however many entries there are.
+func (r *Registry) AllLeases(ctx context.Context) (map[string][]LeaseInfo, error) {
+	prefix := r.orgPrefix() + "leases/"
+	lctx, cancel := r.callCtx(ctx)
+	defer cancel()
+	out := map[string][]LeaseInfo{}
+	for obj, err := range r.cfg.Meta.List(lctx, store.ListOptions{Prefix: prefix}) {
+		if err != nil {
+			return nil, fmt.Errorf("registry: listing the leases of organization %q: %w", r.cfg.Org, err)
+		}
+		id, _, _ := strings.Cut(strings.TrimPrefix(obj.Key, prefix), "/")
+		l, err := r.readLease(lctx, obj)
+		if store.IsNotFound(err) {
+			continue // released since the listing
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = append(out[id], l)
+	}
+	for _, ls := range out {
+		sort.Slice(ls, func(i, j int) bool { return ls[i].Host < ls[j].Host })
+	}
+	return out, nil
+}
+
 // liveLeases returns the leases on an entry that have not expired.
 func (r *Registry) liveLeases(ctx context.Context, id string) ([]LeaseInfo, error) {
 	all, err := r.readLeases(ctx, id)

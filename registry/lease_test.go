@@ -189,3 +189,48 @@ func TestReleaseRacingAcquire(t *testing.T) {
 		}
 	})
 }
+
+// TestAllLeases: every lease of the organization, by entry id, for one
+// listing plus one read per lease, not a request per entry.
+func TestAllLeases(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := ctxT(t)
+		a, b := e.registry("host-a"), e.registry("host-b")
+		ids := map[string]string{}
+		for i := range 20 {
+			v, _, err := a.Create(ctx, Spec{Name: fmt.Sprintf("v%d", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[v.Name] = v.ID
+		}
+		for _, l := range []struct {
+			r    *Registry
+			name string
+		}{{a, "v1"}, {b, "v1"}, {b, "v7"}} {
+			lease, err := l.r.Acquire(ctx, l.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lease.Release(ctx)
+		}
+		before := e.meta.count()
+		all, err := a.AllLeases(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cost := e.meta.count() - before; cost != 1+3 {
+			t.Errorf("AllLeases cost %d requests; want 1 listing and 3 lease reads", cost)
+		}
+		hosts := func(ls []LeaseInfo) string {
+			var h []string
+			for _, l := range ls {
+				h = append(h, l.Host)
+			}
+			return strings.Join(h, ",")
+		}
+		if len(all) != 2 || hosts(all[ids["v1"]]) != "host-a,host-b" || hosts(all[ids["v7"]]) != "host-b" {
+			t.Fatalf("AllLeases = %+v", all)
+		}
+	})
+}
