@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/s3vol/s3vol/store"
 )
@@ -79,13 +81,7 @@ func mountsUnder(dir string) ([]mountInfo, error) {
 		return nil, fmt.Errorf("reading the mount table: %w", err)
 	}
 	// Deeper mounts first, so parents are detached after their children.
-	for i := 0; i < len(out); i++ {
-		for j := i + 1; j < len(out); j++ {
-			if len(out[j].point) > len(out[i].point) {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i].point) > len(out[j].point) })
 	return out, nil
 }
 
@@ -122,13 +118,27 @@ func isMountpoint(dir string) (bool, error) {
 	return false, nil
 }
 
+// statfsTimeout bounds isDead's question. A server that is alive but stuck
+// never answers, and start-up, which asks about every FUSE mount under the
+// mount root, must not hang on it.
+const statfsTimeout = 5 * time.Second
+
 // isDead reports whether a FUSE mount lost its server (ENOTCONN). It asks
 // with statfs, which the kernel always forwards to the server, where stat
-// may be answered from cached attributes.
+// may be answered from cached attributes. A mount that does not answer in
+// time has a live server, so it is not dead (the statfs is left behind).
 func isDead(dir string) bool {
-	var st syscall.Statfs_t
-	err := syscall.Statfs(dir, &st)
-	return errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)
+	done := make(chan error, 1)
+	go func() {
+		var st syscall.Statfs_t
+		done <- syscall.Statfs(dir, &st)
+	}()
+	select {
+	case err := <-done:
+		return errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)
+	case <-time.After(statfsTimeout):
+		return false
+	}
 }
 
 // EnsureFolder writes the folder marker of prefix (a view's subpath, which
