@@ -234,6 +234,10 @@ func (a *admin) volumeRm(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintln(a.out, name)
 	}
+	// The data goes in the background; this process must not exit first.
+	if err := a.reg.WaitPurges(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/s3vol/s3vol/registry"
+	"github.com/s3vol/s3vol/store"
 	"github.com/s3vol/s3vol/store/localstore"
 )
 
@@ -189,5 +192,51 @@ func TestAdminUsageErrors(t *testing.T) {
 	_, err := runAdminLine(t, reg, "volume create -o colour=red a")
 	if !errors.Is(err, registry.ErrInvalid) || !strings.Contains(err.Error(), "accepted options: volume=NAME") {
 		t.Fatalf("unknown option: %v", err)
+	}
+}
+
+// `s3vol volume rm` removes the data before it exits: the command closes
+// its registry when it returns, which would cancel a purge still running
+// in the background and leave the data until the next repair.
+func TestAdminRmRemovesTheData(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("S3VOL_STATE_DIR", state)
+	t.Setenv("S3VOL_ENDPOINT", "")
+	t.Setenv("S3VOL_LOG_LEVEL", "error")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cli := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if err := run(ctx, args, &out, &errOut); err != nil {
+			t.Fatalf("s3vol %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+		}
+		return out.String()
+	}
+	cli("volume", "create", "v")
+	var insp []entryJSON
+	if err := json.Unmarshal([]byte(cli("volume", "inspect", "--json", "v")), &insp); err != nil || len(insp) != 1 {
+		t.Fatalf("inspect: %+v %v", insp, err)
+	}
+	data, err := localstore.New(filepath.Join(state, "store", "s3vol"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		key := fmt.Sprintf("%sfile-%d", insp[0].DataPrefix, i)
+		if _, err := data.Put(ctx, key, strings.NewReader("x"), 1, store.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cli("volume", "rm", "v")
+	var left []string
+	for obj, err := range data.List(ctx, store.ListOptions{Prefix: insp[0].DataPrefix}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, obj.Key)
+	}
+	if len(left) > 0 {
+		t.Fatalf("%d keys of the removed volume are left after s3vol volume rm returned, e.g. %s", len(left), left[0])
 	}
 }

@@ -46,6 +46,21 @@ func (r *Registry) Purge(ctx context.Context) ([]string, error) {
 	return done, errors.Join(errs...)
 }
 
+// WaitPurges waits (bounded by ctx) for the background purges this
+// Registry's deletes started. A short-lived process (the admin command)
+// calls it before Close, which would cancel them and leave the data to the
+// next Repair.
+func (r *Registry) WaitPurges(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { r.purgeWG.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("registry: waiting for the data of deleted volumes to be removed: %w", ctx.Err())
+	}
+}
+
 func (r *Registry) purgeInBackground(tr trashRecord) {
 	r.purgeMu.Lock()
 	defer r.purgeMu.Unlock()
