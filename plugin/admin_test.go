@@ -240,3 +240,25 @@ func TestAdminRmRemovesTheData(t *testing.T) {
 		t.Fatalf("%d keys of the removed volume are left after s3vol volume rm returned, e.g. %s", len(left), left[0])
 	}
 }
+
+// Configuration flags work before or after the subcommand and its names,
+// as the usage line (`s3vol volume ls|create|inspect|rm [flags] ...`) says.
+func TestAdminConfigFlagsAnywhere(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("S3VOL_ENDPOINT", "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, args := range [][]string{
+		{"volume", "create", "--state-dir", state, "--org", "acme", "-o", "uid=7", "v1"},
+		{"volume", "--state-dir=" + state, "create", "v2", "--org", "acme", "--json"},
+		{"volume", "ls", "--org=acme", "--log-level", "error", "--state-dir", state},
+	} {
+		var out, errOut bytes.Buffer
+		if err := run(ctx, args, &out, &errOut); err != nil {
+			t.Fatalf("s3vol %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+		}
+		if args[1] == "ls" && (!strings.Contains(out.String(), "v1") || !strings.Contains(out.String(), "v2")) {
+			t.Fatalf("ls in organization acme:\n%s", out.String())
+		}
+	}
+}
