@@ -63,13 +63,7 @@ func TestMountGivingUpDuringSetup(t *testing.T) {
 	g := newGateStore(t)
 	f := newFixture(t, fixtureOpts{store: g})
 	f.create("v", nil)
-	g.arm()
-	first := make(chan error, 1)
-	go func() {
-		_, err := f.d.Mount(&volume.MountRequest{Name: "v", ID: "c1"})
-		first <- err
-	}()
-	<-g.entered
+	first := gatedMount(f, g, "v", "c1")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the second caller has already given up
 	// The setup goes on unsynchronized with the second caller, as it does
@@ -100,13 +94,7 @@ func TestShutdownDuringMount(t *testing.T) {
 	g := newGateStore(t)
 	f := newFixture(t, fixtureOpts{store: g})
 	f.create("v", nil)
-	g.arm()
-	mounted := make(chan error, 1)
-	go func() {
-		_, err := f.d.Mount(&volume.MountRequest{Name: "v", ID: "c1"})
-		mounted <- err
-	}()
-	<-g.entered
+	mounted := gatedMount(f, g, "v", "c1")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)
@@ -130,6 +118,19 @@ func TestShutdownDuringMount(t *testing.T) {
 	if ls := f.leases("v"); len(ls) != 0 {
 		t.Fatalf("leases left after shutdown: %+v", ls)
 	}
+}
+
+// gatedMount starts a Mount and returns once its setup is held at the
+// gate (writing the lease); the channel gets the Mount's outcome.
+func gatedMount(f *fixture, g *gateStore, name, id string) <-chan error {
+	g.arm()
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.d.Mount(&volume.MountRequest{Name: name, ID: id})
+		done <- err
+	}()
+	<-g.entered
+	return done
 }
 
 func (f *fixture) closing() bool {
