@@ -145,11 +145,7 @@ func (c *cache) waitFresh(ctx context.Context) bool { return waitFor(ctx, c.fres
 // local changes made since started.
 func (c *cache) refresh(ctx context.Context, reg *registry.Registry) error {
 	started := time.Now()
-	entries, err := reg.List(ctx)
-	var org registry.OrgInfo
-	if err == nil {
-		org, err = reg.Org(ctx)
-	}
+	entries, org, err := reg.ListAndOrg(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {

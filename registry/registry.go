@@ -165,12 +165,27 @@ func (r *Registry) List(ctx context.Context) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.entries(ix), nil
+}
+
+// ListAndOrg is List and Org from one read of the index (the driver's
+// cache refresh wants both, every few seconds).
+func (r *Registry) ListAndOrg(ctx context.Context) ([]Entry, OrgInfo, error) {
+	ix, _, err := r.load(ctx)
+	if err != nil {
+		return nil, OrgInfo{}, err
+	}
+	return r.entries(ix), r.orgInfo(ix), nil
+}
+
+// entries returns the index's entries, sorted by name.
+func (r *Registry) entries(ix *index) []Entry {
 	out := make([]Entry, 0, len(ix.Entries))
 	for name, rec := range ix.Entries {
 		out = append(out, r.entry(ix, name, rec))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return out
 }
 
 // Org describes the organization: its limit and how much of it is used.

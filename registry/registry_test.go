@@ -253,6 +253,15 @@ func TestListCost(t *testing.T) {
 		if cost := e.meta.count() - before; cost > 2 {
 			t.Fatalf("Get+Org cost %d requests", cost)
 		}
+		// The driver's cache refresh (every 2 s) wants both: one read.
+		before = e.meta.count()
+		all, org, err := r.ListAndOrg(ctx)
+		if err != nil || len(all) != 100 || all[0].Name != "view00" || org.Used != 60 || org.Views != 40 {
+			t.Fatalf("ListAndOrg: %d entries, %+v, %v", len(all), org, err)
+		}
+		if cost := e.meta.count() - before; cost != 1 {
+			t.Fatalf("ListAndOrg cost %d requests; want 1", cost)
+		}
 	})
 }
 
