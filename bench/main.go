@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +61,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated workloads to run (seqread,seqwrite,ttfb,random,small,meta,memory); default all")
 	memory := flag.Int64("memory", 256<<20, "the filesystem's memory budget in bytes")
 	verbose := flag.Bool("v", false, "log the filesystem's warnings and errors")
+	memLimit := flag.Int64("gomemlimit", -1, "the Go runtime's soft memory limit in bytes (debug.SetMemoryLimit); -1: the memory budget plus 48 MiB, as the daemon should run; 0: none")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (client, filesystem and all) to this file")
 	heapProfile := flag.String("memprofile", "", "write a heap profile at the end of the run to this file")
 	flag.Parse()
@@ -75,6 +77,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if *memLimit < 0 {
+		*memLimit = *memory + 48<<20
+	}
+	if *memLimit > 0 {
+		debug.SetMemoryLimit(*memLimit)
+	}
 	stopProfile, err := startCPUProfile(*cpuProfile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -82,6 +90,9 @@ func main() {
 	}
 	rep, err := run(ctx, sz, *quick, *memory, selected(*only))
 	stopProfile()
+	if rep != nil {
+		rep.GoMemLimit = *memLimit
+	}
 	if perr := writeHeapProfile(*heapProfile); perr != nil {
 		fmt.Fprintln(os.Stderr, "bench:", perr)
 	}

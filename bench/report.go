@@ -15,7 +15,10 @@ type report struct {
 	Quick   bool              `json:"quick"`
 	Machine map[string]string `json:"machine"`
 	Budget  int64             `json:"memory_budget_bytes"`
-	Rows    []row             `json:"rows"`
+	// GoMemLimit is the Go runtime's soft memory limit the run had (0:
+	// none), as the daemon should set it relative to the budget.
+	GoMemLimit int64 `json:"go_memory_limit_bytes"`
+	Rows       []row `json:"rows"`
 }
 
 // row compares one figure through the mount with the same figure on the raw
@@ -54,6 +57,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\ns3vol bench, %s (%s)", r.When.Format(time.RFC3339), mode(r.Quick))
 	fmt.Fprintf(w, " on %s cores, %s, %s, kernel %s, %s\n\n",
 		r.Machine["cores"], r.Machine["cpu"], r.Machine["memory"], r.Machine["kernel"], r.Machine["go"])
+	fmt.Fprintf(w, "memory budget %d MiB, Go memory limit %s\n\n", r.Budget>>20, memLimitName(r.GoMemLimit))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "workload\tmetric\ts3vol\traw\tratio\ttarget\tmet\ts3vol requests")
 	for _, x := range r.Rows {
@@ -123,4 +127,11 @@ func requests(c map[string]int64) string {
 		parts[i] = fmt.Sprintf("%s=%d", x.k, x.v)
 	}
 	return strings.Join(parts, " ")
+}
+
+func memLimitName(n int64) string {
+	if n <= 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
 }

@@ -23,9 +23,12 @@ const (
 	// the last one ended counts as sequential: the kernel issues its
 	// read-ahead requests in parallel, so they arrive out of order.
 	nearSlack = 1 << 20
-	// seqStreak near reads in a row switch read-ahead on (a read at offset
-	// 0 does it at once): a random reader never pays for it.
+	// seqStreak near reads in a row covering seqRun bytes switch
+	// read-ahead on (a read at offset 0 does it at once): a random reader
+	// never pays for it, even when the kernel splits one of its reads into
+	// several requests around pages it still has cached.
 	seqStreak = 2
+	seqRun    = 512 << 10
 	// keepBehind: consumed chunks stay this long behind the reader, for
 	// the late requests of the kernel's parallel read-ahead.
 	keepBehind = 1 << 20
@@ -50,6 +53,7 @@ type rangeReader struct {
 	window []*chunk // contiguous, ascending
 	next   int64    // where the last read ended
 	streak int      // near reads in a row
+	run    int64    // bytes those reads covered
 	far    int      // far reads in a row
 	ra     int64    // the window's target size
 }
@@ -176,12 +180,13 @@ func (r *rangeReader) sequential(off, end int64) bool {
 	near := r.next >= 0 && off >= r.next-slack && off <= r.next+slack
 	switch {
 	case off == 0 && r.next < 0:
-		r.streak, r.far = seqStreak, 0
+		r.streak, r.run, r.far = seqStreak, seqRun, 0
 	case near || r.inWindow(off):
 		r.streak++
+		r.run += end - off
 		r.far = 0
 	default:
-		r.streak = 0
+		r.streak, r.run = 0, end-off
 		r.far++
 		r.ra = r.f.readAheadStart()
 	}
@@ -189,7 +194,7 @@ func (r *rangeReader) sequential(off, end int64) bool {
 	if !near && !r.inWindow(off) {
 		r.next = end
 	}
-	return r.streak >= seqStreak
+	return r.streak >= seqStreak && r.run >= seqRun
 }
 
 func (r *rangeReader) inWindow(off int64) bool {
