@@ -62,8 +62,8 @@
 // Reads: a clean file is read by byte ranges from the store, never
 // downloaded first. Each open file has a rangeReader pinned to the ETag
 // it started with: random reads fetch exactly the bytes asked for, straight
-// into the kernel's buffer; a sequential run (near reads in a row, or one
-// at offset 0) opens a read-ahead window that starts at 2 MiB and doubles
+// into the kernel's buffer; a sequential run (near reads in a row that
+// cover 512 KiB, or one at offset 0) opens a read-ahead window that starts at 2 MiB and doubles
 // up to ReadAheadMax, fetched as chunks (a quarter of the window, up to
 // ReadChunkMax) by parallel ranged GETs into buffers from the memory
 // budget, taken with TryGet: under pressure read-ahead shrinks, it never
