@@ -27,6 +27,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/sirupsen/logrus"
 
+	"github.com/s3vol/s3vol/internal/bufpool"
 	"github.com/s3vol/s3vol/internal/miniotest"
 	"github.com/s3vol/s3vol/store"
 	"github.com/s3vol/s3vol/store/s3store"
@@ -61,7 +62,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated workloads to run (seqread,seqwrite,ttfb,random,small,meta,memory); default all")
 	memory := flag.Int64("memory", 256<<20, "the filesystem's memory budget in bytes")
 	verbose := flag.Bool("v", false, "log the filesystem's warnings and errors")
-	memLimit := flag.Int64("gomemlimit", -1, "the Go runtime's soft memory limit in bytes (debug.SetMemoryLimit); -1: the memory budget plus 32 MiB, as the daemon should run; 0: none")
+	memLimit := flag.Int64("gomemlimit", -1, "the Go runtime's soft memory limit in bytes (debug.SetMemoryLimit); -1: the memory budget plus bufpool.RuntimeMargin, as the daemon runs; 0: none")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (client, filesystem and all) to this file")
 	heapProfile := flag.String("memprofile", "", "write a heap profile at the end of the run to this file")
 	flag.Parse()
@@ -78,7 +79,7 @@ func main() {
 	defer stop()
 
 	if *memLimit < 0 {
-		*memLimit = *memory + 32<<20
+		*memLimit = *memory + bufpool.RuntimeMargin
 	}
 	if *memLimit > 0 {
 		debug.SetMemoryLimit(*memLimit)

@@ -53,6 +53,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	applyMemoryLimit(cfg.Memory)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 

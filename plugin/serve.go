@@ -37,6 +37,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := newLogger(stdout, cfg.LogLevel)
+	memLimit := applyMemoryLimit(cfg.Memory)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -54,7 +55,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	shutdownHTTP := serveHTTP(ln, d.handler(), log)
-	log.WithFields(cfg.logFields()).WithFields(logrus.Fields{"version": version, "hostID": d.hostID}).Info("s3vol serving")
+	log.WithFields(cfg.logFields()).WithFields(logrus.Fields{"version": version, "hostID": d.hostID, "goMemLimit": memLimit}).Info("s3vol serving")
 	go d.connect(ctx)
 	d.drv.Start()
 

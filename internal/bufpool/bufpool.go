@@ -149,3 +149,10 @@ func (p *Pool) dropWaiterLocked(w chan struct{}) {
 		}
 	}
 }
+
+// RuntimeMargin is the memory allowed on top of a pool's budget for
+// everything the pool does not count: the Go runtime, go-fuse's request
+// buffers, metadata caches. Programs that serve mounts set the runtime's soft
+// memory limit (debug.SetMemoryLimit) to the budget plus this margin, so the
+// garbage collector works harder before the process outgrows it.
+const RuntimeMargin = 32 << 20
