@@ -204,3 +204,52 @@ func uploadParts(t *testing.T, mp store.Multipart, parts ...[]byte) {
 		}
 	}
 }
+
+// Listings running while deletes prune directories never fail: a folder
+// removed between a listing's open and its read is simply empty, as a
+// vanished prefix is on S3.
+func TestListWhilePruning(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Put(ctx, "keep", strings.NewReader("x"), 1, store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				key := fmt.Sprintf("churn/%d/%d/leaf", w, i%5)
+				if _, err := s.Put(ctx, key, strings.NewReader("x"), 1, store.PutOptions{}); err != nil {
+					t.Errorf("put %q: %v", key, err)
+					return
+				}
+				if err := s.Delete(ctx, key); err != nil {
+					t.Errorf("delete %q: %v", key, err)
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 2000 && !t.Failed(); i++ {
+		opts := store.ListOptions{}
+		if i%2 == 1 {
+			opts = store.ListOptions{Prefix: "churn/", Delimiter: "/"}
+		}
+		for _, err := range s.List(ctx, opts) {
+			if err != nil {
+				t.Errorf("listing %+v while directories are pruned: %v", opts, err)
+				break
+			}
+		}
+	}
+	close(done)
+	wg.Wait()
+}

@@ -84,6 +84,9 @@ func (l *lister) readSorted(dir, keyPrefix, namePrefix string) ([]sortedEntry, e
 	}
 	defer d.Close()
 	names, err := d.Readdirnames(-1)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // pruned between the open and the read: now empty
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", dir, err)
 	}
@@ -194,8 +197,8 @@ func (l *lister) holdsObject(dir string) (bool, error) {
 			return false, err
 		}
 		names, err := d.Readdirnames(64)
-		if err == io.EOF {
-			return false, nil
+		if err == io.EOF || errors.Is(err, fs.ErrNotExist) {
+			return false, nil // read to the end, or pruned while open
 		}
 		if err != nil {
 			return false, fmt.Errorf("reading %s: %w", dir, err)
