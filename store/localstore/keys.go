@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
-	"unicode/utf8"
-
-	"github.com/s3vol/s3vol/store"
 )
 
 // File-name suffixes of the key tree (see the package comment).
@@ -32,21 +29,6 @@ const (
 	uploadsDir = "uploads"
 	locksDir   = "locks"
 )
-
-// checkKey rejects keys that S3 itself refuses: empty, longer than 1024
-// bytes, or not UTF-8.
-func checkKey(op, key string) error {
-	switch {
-	case key == "":
-		return store.NewError(op, key, store.ErrInvalidArgument, errors.New("empty key: keys are 1 to 1024 bytes of UTF-8"))
-	case len(key) > store.MaxKeyLen:
-		return store.NewError(op, key[:64]+"...", store.ErrInvalidArgument,
-			fmt.Errorf("key of %d bytes: keys are 1 to %d bytes of UTF-8", len(key), store.MaxKeyLen))
-	case !utf8.ValidString(key):
-		return store.NewError(op, key, store.ErrInvalidArgument, errors.New("key is not valid UTF-8"))
-	}
-	return nil
-}
 
 // escape makes a component safe as a file name: "%" becomes "%%" and NUL
 // "%0"; "/" cannot occur inside a component.

@@ -30,7 +30,7 @@ const infoFile = "info"
 
 // NewMultipart starts an upload staged in uploads/<id>/.
 func (s *Store) NewMultipart(ctx context.Context, key string, opts store.PutOptions) (store.Multipart, error) {
-	if err := checkKey("multipart", key); err != nil {
+	if err := store.CheckKey("multipart", key); err != nil {
 		return nil, err
 	}
 	id := randomID()

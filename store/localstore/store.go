@@ -116,7 +116,7 @@ func (s *Store) String() string { return "local:" + s.dir }
 
 // Stat returns an object's size, ETag, modification time and metadata.
 func (s *Store) Stat(ctx context.Context, key string) (store.Object, error) {
-	if err := checkKey("stat", key); err != nil {
+	if err := store.CheckKey("stat", key); err != nil {
 		return store.Object{}, err
 	}
 	f, h, size, err := s.openObject(key)
@@ -143,7 +143,7 @@ func (s *Store) openObject(key string) (*os.File, header, int64, error) {
 
 // Get streams a byte range of an object.
 func (s *Store) Get(ctx context.Context, key string, opts store.GetOptions) (io.ReadCloser, store.Object, error) {
-	if err := checkKey("get", key); err != nil {
+	if err := store.CheckKey("get", key); err != nil {
 		return nil, store.Object{}, err
 	}
 	if opts.Offset < 0 {
@@ -190,7 +190,7 @@ func (r *fileReader) Close() error { return r.f.Close() }
 
 // Put stores an object from r (size bytes, or up to EOF when size is -1).
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, opts store.PutOptions) (store.Object, error) {
-	if err := checkKey("put", key); err != nil {
+	if err := store.CheckKey("put", key); err != nil {
 		return store.Object{}, err
 	}
 	// Fail a hopeless conditional write before reading its data; the
@@ -373,7 +373,7 @@ func (s *Store) syncDir(dir string) error {
 // kept or replaced, and the ETag is src's (the content is the same).
 func (s *Store) Copy(ctx context.Context, src, dst string, opts store.CopyOptions) (store.Object, error) {
 	for _, k := range []string{src, dst} {
-		if err := checkKey("copy", k); err != nil {
+		if err := store.CheckKey("copy", k); err != nil {
 			return store.Object{}, err
 		}
 	}
@@ -410,7 +410,7 @@ func (s *Store) Copy(ctx context.Context, src, dst string, opts store.CopyOption
 
 // Delete removes one object; a missing key is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := checkKey("delete", key); err != nil {
+	if err := store.CheckKey("delete", key); err != nil {
 		return err
 	}
 	return wrapErr("delete", key, s.delete(ctx, key))

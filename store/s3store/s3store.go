@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -202,17 +201,13 @@ func isNoSuchBucket(err error) bool {
 	return errors.As(err, &er) && er.Code == "NoSuchBucket"
 }
 
-// checkKey rejects keys S3 cannot store before any request is made.
+// checkKey rejects keys S3 cannot store before any request is made, and
+// keys with a leading slash.
 func checkKey(op, key string) error {
-	switch {
-	case key == "":
-		return store.NewError(op, key, store.ErrInvalidArgument, errors.New("empty key"))
-	case len(key) > store.MaxKeyLen:
-		return store.NewError(op, key[:64]+"...", store.ErrInvalidArgument,
-			fmt.Errorf("key of %d bytes: at most %d bytes are accepted", len(key), store.MaxKeyLen))
-	case !utf8.ValidString(key):
-		return store.NewError(op, key, store.ErrInvalidArgument, errors.New("key is not valid UTF-8"))
-	case key[0] == '/':
+	if err := store.CheckKey(op, key); err != nil {
+		return err
+	}
+	if key[0] == '/' {
 		// MinIO silently drops a leading slash, so "/a" would alias "a".
 		return store.NewError(op, key, store.ErrInvalidArgument,
 			errors.New("key starts with \"/\": the S3 backend refuses such keys because some servers (MinIO) store them without the slash"))
