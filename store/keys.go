@@ -21,3 +21,18 @@ func CheckKey(op, key string) error {
 	}
 	return nil
 }
+
+// CheckPart rejects, as ErrInvalidArgument, a part number outside
+// 1..MaxParts or a part of unknown size: the rules every backend's
+// Multipart.UploadPart applies before any work.
+func CheckPart(key string, n int, size int64) error {
+	if n < 1 || n > MaxParts {
+		return NewError("multipart", key, ErrInvalidArgument,
+			fmt.Errorf("part number %d: parts are numbered 1 to %d", n, MaxParts))
+	}
+	if size < 0 {
+		return NewError("multipart", key, ErrInvalidArgument,
+			fmt.Errorf("part %d has no size: a part's size must be known", n))
+	}
+	return nil
+}

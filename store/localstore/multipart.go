@@ -69,13 +69,8 @@ func partName(n int) string { return fmt.Sprintf("%05d", n) }
 // UploadPart stores part n as a file in the upload's folder, written under
 // tmp/ and renamed in, so a part is either whole or absent.
 func (m *multipart) UploadPart(ctx context.Context, n int, r io.Reader, size int64) error {
-	if n < 1 || n > store.MaxParts {
-		return store.NewError("multipart", m.key, store.ErrInvalidArgument,
-			fmt.Errorf("part number %d: parts are numbered 1 to %d", n, store.MaxParts))
-	}
-	if size < 0 {
-		return store.NewError("multipart", m.key, store.ErrInvalidArgument,
-			fmt.Errorf("part %d has no size: a part's size must be known", n))
+	if err := store.CheckPart(m.key, n, size); err != nil {
+		return err
 	}
 	t, err := m.s.newTemp()
 	if err != nil {

@@ -50,13 +50,8 @@ type multipart struct {
 
 // UploadPart uploads part n; it is safe for concurrent use.
 func (m *multipart) UploadPart(ctx context.Context, n int, r io.Reader, size int64) error {
-	if n < 1 || n > store.MaxParts {
-		return store.NewError("multipart", m.key, store.ErrInvalidArgument,
-			fmt.Errorf("part number %d: parts are numbered 1 to %d", n, store.MaxParts))
-	}
-	if size < 0 {
-		return store.NewError("multipart", m.key, store.ErrInvalidArgument,
-			fmt.Errorf("part %d: a part's size must be known", n))
+	if err := store.CheckPart(m.key, n, size); err != nil {
+		return err
 	}
 	cctx, wd := newWatchdog(ctx, m.s.cfg.RequestTimeout)
 	defer wd.stop()
