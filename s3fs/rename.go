@@ -99,13 +99,7 @@ func (n *fileNode) renameTo(ctx context.Context, oldRel, newRel string) syscall.
 	if err != nil {
 		return f.fail("rename", oldRel, err)
 	}
-	n.mu.Lock()
-	n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
-	if st, ok := n.local.(*staged); ok {
-		st.base.key, st.base.etag = f.fileKey(newRel), obj.ETag
-	}
-	n.version++
-	n.mu.Unlock()
+	n.movedTo(f.fileKey(newRel), obj)
 	return 0
 }
 
@@ -236,16 +230,22 @@ func (f *fsys) retarget(dir *dirNode, rel string, copied map[string]store.Object
 		switch n := ch.Operations().(type) {
 		case *fileNode:
 			if obj, ok := copied[f.fileKey(childRel)]; ok {
-				n.mu.Lock()
-				n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
-				if st, ok := n.local.(*staged); ok {
-					st.base.key, st.base.etag = f.fileKey(childRel), obj.ETag
-				}
-				n.version++
-				n.mu.Unlock()
+				n.movedTo(f.fileKey(childRel), obj)
 			}
 		case *dirNode:
 			f.retarget(n, childRel, copied)
 		}
 	}
+}
+
+// movedTo records that a file's object now lives at key as obj (a rename's
+// copy): its attributes and any staging file's base follow it.
+func (n *fileNode) movedTo(key string, obj store.Object) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
+	if st, ok := n.local.(*staged); ok {
+		st.base.key, st.base.etag = key, obj.ETag
+	}
+	n.version++
 }
