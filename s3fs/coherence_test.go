@@ -257,6 +257,40 @@ func testListingCosts(t *testing.T, st store.Store) {
 		cold[store.ReqList], cold[store.ReqStat], warm[store.ReqList], warm[store.ReqStat], fastCold[store.ReqList], fastCold[store.ReqStat])
 }
 
+// TestCreatesAfterExpiry: once a directory's listing has expired, the next
+// lookup pays for its own name (a HEAD and a LIST) and starts a new listing
+// in the background; the creates after it are answered from that listing
+// (or wait for it), not with a HEAD and a LIST each.
+func TestCreatesAfterExpiry(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		m := store.NewMetered(st)
+		const ttl = time.Second
+		mt := mount(t, m, Options{Prefix: "v/", MetadataTTL: ttl})
+		if err := os.Mkdir(mt.path("d"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mt.write("d/first", []byte("x"))
+		time.Sleep(ttl + 200*time.Millisecond)
+		m.Reset()
+		start := time.Now()
+		const n = 40
+		for i := range n {
+			mt.write(fmt.Sprintf("d/f%03d", i), []byte("x"))
+			time.Sleep(2 * time.Millisecond)
+		}
+		got := m.Snapshot()
+		// Per TTL elapsed, the kernel looks "d" up again in the root (two
+		// HEADs: the name and d's marker) and one name in d may be looked
+		// up the slow way. Without the background listing every create
+		// would pay a HEAD.
+		ttls := int64(time.Since(start)/ttl) + 1
+		if got[store.ReqPut] != n || got[store.ReqStat] > 3*ttls {
+			t.Errorf("%d creates after the listing expired, over %v: %v; want %d put and at most %d stat",
+				n, time.Since(start), got, n, 3*ttls)
+		}
+	})
+}
+
 // TestCreateCosts: files created one after another in a directory made by
 // this mount cost their PUT and nothing before it, also past the TTL (the
 // listing is refreshed ahead of its expiry while in use); a file added

@@ -93,7 +93,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		fillEntry(ch, out)
 		return ch, 0
 	}
-	e, found, known := d.cachedEntry(name)
+	e, found, known := d.cachedEntry(ctx, name)
 	if !known {
 		var err error
 		e, err = d.fsys.statEntry(ctx, childRel)

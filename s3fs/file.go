@@ -148,7 +148,7 @@ func (n *fileNode) revalidate(ctx context.Context) error {
 	if d == nil {
 		return nil // unlinked while open: keep what we know
 	}
-	if e, found, known := d.cachedEntry(name); known {
+	if e, found, known := d.cachedEntry(ctx, name); known {
 		if !found || e.kind != kindFile {
 			return store.NewError("stat", name, store.ErrNotFound, nil)
 		}

@@ -22,6 +22,7 @@ type entry struct {
 // while fresh. Guarded by the directory's mu.
 type listing struct {
 	at        time.Time
+	took      time.Duration // how long its LIST took
 	entries   map[string]*entry
 	hasMarker bool
 }
@@ -102,15 +103,46 @@ func (d *dirNode) removeEntry(name string) {
 }
 
 // cachedEntry answers a lookup from a fresh listing: found is the entry or
-// nil, and known says whether the listing could answer at all.
-func (d *dirNode) cachedEntry(name string) (e entry, found, known bool) {
+// nil, and known says whether the listing could answer at all. When the
+// listing has expired but a small one is being fetched (ahead of expiry,
+// or by another caller), the lookup waits for it: one LIST shared by every
+// lookup beats a HEAD and a LIST for each name. An expired small listing
+// with no fetch under way starts one in the background: this lookup pays
+// for its own name, the next ones are answered from the new listing.
+func (d *dirNode) cachedEntry(ctx context.Context, name string) (e entry, found, known bool) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	l := d.listing
-	if l == nil || !d.fsys.fresh(l.at) {
+	l, call := d.listing, d.listCall
+	if l != nil && d.fsys.fresh(l.at) {
+		d.refreshAheadLocked(l)
+		defer d.mu.Unlock()
+		return lookIn(l, name)
+	}
+	if l != nil && call == nil {
+		d.refreshLocked(l)
+	}
+	small := l != nil && len(l.entries) <= refreshAheadMax
+	d.mu.Unlock()
+	if call == nil || !small {
 		return entry{}, false, false
 	}
-	d.refreshAheadLocked(l)
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		return entry{}, false, false
+	}
+	if call.err != nil {
+		return entry{}, false, false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.listing == nil {
+		return entry{}, false, false
+	}
+	return lookIn(d.listing, name)
+}
+
+// lookIn answers a lookup from l; called with d.mu held.
+func lookIn(l *listing, name string) (e entry, found, known bool) {
 	if p := l.entries[name]; p != nil {
 		return *p, true, true
 	}
@@ -121,14 +153,33 @@ func (d *dirNode) cachedEntry(name string) (e entry, found, known bool) {
 // (ten LIST pages): bigger ones are refetched only when asked for.
 const refreshAheadMax = 10 * store.DefaultPage
 
-// refreshAheadLocked starts fetching a new listing in the background once
-// the one in use is past half its TTL, so that a directory in constant use
-// (files created or opened one after another) keeps answering lookups
+// refreshAheadLocked starts fetching a new listing in the background
+// shortly before the one in use expires, so that a directory in constant
+// use (files created or opened one after another) keeps answering lookups
 // from a listing younger than the TTL instead of paying a HEAD and a LIST
-// for each name once it expires. Called with d.mu held.
+// for each name once it expires. It starts when the time left is twice
+// what the last LIST took (half the TTL for a listing this mount made
+// itself, such as a new directory's), and at half the TTL at the
+// earliest: every refresh lists the whole directory, so starting early
+// costs the store. Called with d.mu held.
 func (d *dirNode) refreshAheadLocked(l *listing) {
 	f := d.fsys
-	if d.refreshing || d.listCall != nil || len(l.entries) > refreshAheadMax || time.Since(l.at) < f.opts.MetadataTTL/2 {
+	ttl := f.opts.MetadataTTL
+	start := ttl / 2
+	if l.took > 0 {
+		start = max(start, ttl-4*l.took)
+	}
+	if time.Since(l.at) >= start {
+		d.refreshLocked(l)
+	}
+}
+
+// refreshLocked fetches a new listing of d in the background, unless one
+// is under way or the directory is too big to list for lookups' sake.
+// Called with d.mu held.
+func (d *dirNode) refreshLocked(l *listing) {
+	f := d.fsys
+	if d.refreshing || d.listCall != nil || len(l.entries) > refreshAheadMax {
 		return
 	}
 	d.refreshing = true
@@ -174,6 +225,7 @@ func (d *dirNode) fetchListing(ctx context.Context, old *listing) (*listing, err
 	}
 	d.reuseKnownAttrs(l, old)
 	f.statUnknown(ctx, prefix, l)
+	l.took = time.Since(l.at)
 	return l, nil
 }
 
