@@ -114,12 +114,14 @@ func (s *streamer) startUpload() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.w = s.f.newWriter(ctx, s.key, store.PutOptions{Metadata: s.sent.metadata(kindFile)}, 0)
-	if len(s.buf) > 0 {
-		if _, err := s.w.Write(s.buf); err != nil {
+	if s.buf != nil {
+		// The buffered bytes become the first part as they are.
+		buf := s.buf
+		s.buf = nil
+		if _, err := s.w.Adopt(buf); err != nil {
 			return s.failed(err)
 		}
 	}
-	s.releaseBuf()
 	return nil
 }
 

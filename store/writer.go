@@ -139,6 +139,23 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
+// Adopt continues the object with buf, a buffer from the writer's pool
+// holding the object's next len(buf) bytes, and takes ownership of it: the
+// caller must not touch buf again. Before the first write, a buffer of
+// exactly the first part's capacity becomes that part as it is, sparing a
+// copy and a second buffer; otherwise its bytes are written as by Write
+// and the buffer goes back to the pool.
+func (w *Writer) Adopt(buf []byte) (int, error) {
+	if w.buf != nil || w.parts > 0 || w.closed || w.failure() != nil || cap(buf) != w.wo.PartSizeAt(1) {
+		n, err := w.Write(buf)
+		w.wo.Pool.Put(buf[:cap(buf)])
+		return n, err
+	}
+	w.buf, w.fill = buf[:cap(buf)], len(buf)
+	w.total += int64(len(buf))
+	return len(buf), nil
+}
+
 // ensureRoom makes sure buf has free space: it uploads a full buffer and
 // takes a fresh one. A full buffer is uploaded only once more data comes,
 // so an object of exactly one part still takes a single Put.

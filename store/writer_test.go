@@ -135,6 +135,51 @@ func TestWriterReadFromWithPool(t *testing.T) {
 	}
 }
 
+// Adopt takes a first-part buffer as it is, without a copy or a second
+// buffer, and anything else by copying; either way the object is exact
+// and every buffer goes back to the pool.
+func TestWriterAdopt(t *testing.T) {
+	m, _ := newS3(t, nil)
+	for _, tc := range []struct {
+		name           string
+		bufCap, filled int
+		more           int   // bytes written after Adopt
+		wantPeak       int64 // most pool bytes held at once
+	}{
+		{"whole first part", part, part, 0, part},
+		{"part-size buffer partly filled, then more", part, part / 2, part, 2 * part},
+		{"smaller buffer: copied", part / 4, part / 4, 0, part + part/4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pool := bufpool.New(64 << 20)
+			data := randomBytes(9, tc.filled+tc.more)
+			buf, ok := pool.TryGet(tc.bufCap)
+			if !ok {
+				t.Fatal("pool refused a buffer")
+			}
+			buf = buf[:tc.filled]
+			copy(buf, data)
+			w := store.NewWriter(ctxT(t), m, "adopted", store.PutOptions{},
+				store.WriterOptions{PartSize: part, Concurrency: 1, Pool: pool})
+			if n, err := w.Adopt(buf); err != nil || n != tc.filled {
+				t.Fatalf("Adopt: %d, %v", n, err)
+			}
+			if _, err := w.Write(data[tc.filled:]); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := readObject(t, m, "adopted"); !bytes.Equal(got, data) {
+				t.Fatal("content differs")
+			}
+			if now, peak := pool.InUse(); now != 0 || peak > tc.wantPeak {
+				t.Fatalf("pool: %d bytes still held, peak %d; want 0 and at most %d", now, peak, tc.wantPeak)
+			}
+		})
+	}
+}
+
 // A size hint raises the part size so huge objects fit in 10000 parts.
 func TestWriterSizeHint(t *testing.T) {
 	m, _ := newS3(t, nil)
