@@ -8,10 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +34,9 @@ type bench struct {
 
 	mnt *s3fs.Mounted
 	dir string // the mountpoint while mounted
+
+	// mountSpec reaches the same bucket from a mount process (workload 7).
+	mountSpec mountSpec
 }
 
 // Raw-side transfer shape: the same part size and parallelism the
@@ -238,36 +238,4 @@ func (b *bench) runCmd(name string, args ...string) error {
 		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, stderr.String())
 	}
 	return nil
-}
-
-// ---- memory ----------------------------------------------------------------
-
-// resetPeakRSS returns freed heap to the OS and resets the kernel's peak RSS
-// (VmHWM) of this process, so the next peakRSS covers only what follows.
-func resetPeakRSS() error {
-	runtime.GC()
-	debug.FreeOSMemory()
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		return fmt.Errorf("resetting the peak RSS: %w", err)
-	}
-	return nil
-}
-
-// peakRSS reads this process's peak resident set size (VmHWM) in bytes.
-func peakRSS() (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, fmt.Errorf("reading /proc/self/status: %w", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(rest)
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("parsing VmHWM %q: %w", rest, err)
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
 }

@@ -2,10 +2,18 @@ package main
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/s3vol/s3vol/internal/testenv"
 )
+
+// TestMain lets the test binary serve as the memory workload's mount
+// process, as the bench binary does.
+func TestMain(m *testing.M) {
+	runMountProcessIfAsked()
+	os.Exit(m.Run())
+}
 
 // TestQuickBenchRuns is the bench's smoke test: every workload runs in quick
 // mode and yields its rows with figures. It checks that the bench works, not

@@ -57,6 +57,7 @@ var quickSizes = sizes{
 }
 
 func main() {
+	runMountProcessIfAsked()
 	quick := flag.Bool("quick", false, "small sizes and short durations: a smoke run")
 	jsonPath := flag.String("json", "bench-results.json", "where to write the results as JSON (\"\" for none)")
 	only := flag.String("only", "", "comma-separated workloads to run (seqread,seqwrite,ttfb,random,small,meta,memory); default all")
@@ -166,7 +167,9 @@ func run(ctx context.Context, sz sizes, quick bool, memory int64, want func(stri
 	}
 
 	b := &bench{ctx: ctx, sz: sz, raw: raw, fsStore: fsStore, work: work, memory: memory,
-		rep: newReport(quick, memory)}
+		rep: newReport(quick, memory),
+		mountSpec: mountSpec{Endpoint: srv.Endpoint, Bucket: bucket, Region: srv.Region,
+			AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Memory: memory, MetadataTTL: time.Second}}
 	defer b.unmount()
 
 	steps := []struct {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -114,20 +115,35 @@ func (b *bench) rawList(prefix, delim string) (time.Duration, int64, error) {
 	return d, b.raw.Snapshot()[store.ReqList] - before, err
 }
 
-// memoryPeak: workload 7. The peak RSS of this process (which serves the
-// mount) while 8 files are open at once: 8 sequential readers, 8
-// sequential writers, 8 random readers. The target is the memory budget
-// plus 64 MiB, whatever the file sizes.
+// memoryPeak: workload 7. The peak RSS of the filesystem's process while
+// 8 files are open at once: 8 sequential readers, 8 sequential writers, 8
+// random readers, one after another on one mount. The filesystem runs in
+// a process of its own, as in the daemon (see mountproc.go). The target is
+// the memory budget plus 64 MiB, whatever the file sizes.
 func (b *bench) memoryPeak() error {
 	const files = 8
 	per := b.sz.MemFileBytes
 	if err := b.ensureObject(seqKey, b.sz.SeqBytes); err != nil {
 		return err
 	}
-	if err := b.mount(); err != nil {
+	b.unmount()
+	spec := b.mountSpec
+	spec.Dir = filepath.Join(b.work, "mnt-process")
+	spec.CacheDir = filepath.Join(b.work, "cache-process")
+	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
+		return fmt.Errorf("creating the mountpoint: %w", err)
+	}
+	proc, err := startMountProc(b.ctx, spec)
+	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(b.path("mem"), 0o755); err != nil {
+	defer func() {
+		if err := proc.stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: stopping the mount process:", err)
+		}
+	}()
+	path := func(key string) string { return filepath.Join(spec.Dir, filepath.FromSlash(key)) }
+	if err := os.MkdirAll(path("mem"), 0o755); err != nil {
 		return err
 	}
 	limit := b.memory + 64<<20
@@ -135,15 +151,15 @@ func (b *bench) memoryPeak() error {
 		name string
 		fn   func(i int) error
 	}{
-		{"8 sequential readers", func(i int) error { return readPrefix(b.path(seqKey), per) }},
-		{"8 sequential writers", func(i int) error { return writeWhole(b.path(fmt.Sprintf("mem/f%d", i)), per) }},
-		{"8 random readers", func(i int) error { return b.randomFor(b.path(seqKey), b.sz.SeqBytes, int64(i)) }},
+		{"8 sequential readers", func(i int) error { return readPrefix(path(seqKey), per) }},
+		{"8 sequential writers", func(i int) error { return writeWhole(path(fmt.Sprintf("mem/f%d", i)), per) }},
+		{"8 random readers", func(i int) error { return b.randomFor(path(seqKey), b.sz.SeqBytes, int64(i)) }},
 	}
 	for _, p := range phases {
 		if err := dropCaches(); err != nil {
 			return err
 		}
-		if err := resetPeakRSS(); err != nil {
+		if err := proc.resetPeakRSS(); err != nil {
 			return err
 		}
 		var wg sync.WaitGroup
@@ -158,12 +174,13 @@ func (b *bench) memoryPeak() error {
 				return fmt.Errorf("%s: %w", p.name, err)
 			}
 		}
-		peak, err := peakRSS()
+		peak, err := proc.peakRSS()
 		if err != nil {
 			return err
 		}
 		r := row{Workload: "7 memory", Metric: fmt.Sprintf("peak RSS, %s of %s", p.name, sizeName(per)), Unit: "MiB",
-			S3vol: float64(peak) / (1 << 20), Target: fmt.Sprintf("<= %d MiB (budget + 64)", limit>>20)}
+			S3vol: float64(peak) / (1 << 20), Target: fmt.Sprintf("<= %d MiB (budget + 64)", limit>>20),
+			Note: "the filesystem in a process of its own, as in the daemon"}
 		r.Met = met(peak <= limit)
 		b.rep.add(r)
 	}
