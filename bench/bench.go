@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,30 +14,26 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
-	"github.com/s3vol/s3vol/internal/bufpool"
-	"github.com/s3vol/s3vol/s3fs"
 	"github.com/s3vol/s3vol/store"
 )
 
-// bench holds what every workload shares: the raw store, the store under the
-// mount (two clients, so each side's request counts stay apart), the mount.
+// bench holds what every workload shares: the raw store, the mount process
+// and how to start a new one.
 type bench struct {
-	ctx     context.Context
-	sz      sizes
-	raw     *store.Metered
-	fsStore *store.Metered
-	work    string
-	memory  int64
-	rep     *report
+	ctx    context.Context
+	sz     sizes
+	raw    *store.Metered
+	work   string
+	memory int64
+	rep    *report
 
-	mnt *s3fs.Mounted
-	dir string // the mountpoint while mounted
-
-	// mountSpec reaches the same bucket from a mount process (workload 7).
+	// mountSpec mounts the bucket at the bench's mountpoint; its profile
+	// paths, when set, get a suffix per mount process.
 	mountSpec mountSpec
+	mounts    int        // mount processes started so far
+	proc      *mountProc // the mount process, while mounted
 }
 
 // Raw-side transfer shape: the same part size and parallelism the
@@ -46,46 +43,56 @@ const (
 	rawParallelism = 4
 )
 
-// mount gives a fresh mount of the whole bucket: new instance, empty caches.
+// mount gives a fresh mount of the whole bucket: a new mount process, with
+// empty caches.
 func (b *bench) mount() error {
 	b.unmount()
-	b.dir = filepath.Join(b.work, "mnt")
-	if err := os.MkdirAll(b.dir, 0o755); err != nil {
+	spec := b.mountSpec
+	spec.Dir = filepath.Join(b.work, "mnt")
+	spec.CacheDir = filepath.Join(b.work, "cache")
+	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
 		return fmt.Errorf("creating the mountpoint: %w", err)
 	}
-	m, err := s3fs.Mount(b.dir, s3fs.Options{
-		Store:       b.fsStore,
-		MetadataTTL: time.Second,
-		CacheDir:    filepath.Join(b.work, "cache"),
-		Buffers:     bufpool.New(b.memory),
-		Logger:      logrus.StandardLogger(),
-	})
-	if err != nil {
-		return fmt.Errorf("mounting s3fs: %w", err)
+	b.mounts++
+	for _, p := range []*string{&spec.CPUProfile, &spec.HeapProfile} {
+		if *p != "" {
+			*p += fmt.Sprintf(".mount%d", b.mounts)
+		}
 	}
-	b.mnt = m
+	proc, err := startMountProc(b.ctx, spec)
+	if err != nil {
+		return err
+	}
+	b.proc = proc
 	return nil
 }
 
 func (b *bench) unmount() {
-	if b.mnt == nil {
+	if b.proc == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := b.mnt.Unmount(ctx); err != nil {
+	if err := b.proc.stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: unmount:", err)
 	}
-	b.mnt = nil
+	b.proc = nil
 }
 
-func (b *bench) path(key string) string { return filepath.Join(b.dir, filepath.FromSlash(key)) }
+// path is key's path in the mount.
+func (b *bench) path(key string) string {
+	return filepath.Join(b.work, "mnt", filepath.FromSlash(key))
+}
 
 // counted runs fn and returns the store requests the mount made meanwhile.
 func (b *bench) counted(fn func() error) (map[string]int64, error) {
-	before := b.fsStore.Snapshot()
-	err := fn()
-	after := b.fsStore.Snapshot()
+	before, err := b.proc.counts()
+	if err != nil {
+		return nil, err
+	}
+	err = fn()
+	after, cerr := b.proc.counts()
+	if cerr != nil {
+		return nil, errors.Join(err, cerr)
+	}
 	for k := range after {
 		after[k] -= before[k]
 	}

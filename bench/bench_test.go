@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/s3vol/s3vol/internal/bufpool"
 	"github.com/s3vol/s3vol/internal/testenv"
 )
 
@@ -24,7 +25,9 @@ func TestQuickBenchRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped in -short mode: the quick bench takes about half a minute")
 	}
-	rep, err := run(context.Background(), quickSizes, true, 256<<20, func(string) bool { return true })
+	cfg := runConfig{sizes: quickSizes, quick: true, memory: 256 << 20, goMemLimit: 256<<20 + bufpool.RuntimeMargin,
+		want: func(string) bool { return true }}
+	rep, err := run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,10 @@
 //	go run ./bench            # full run, under 10 minutes on 2 cores
 //	go run ./bench -quick     # smaller sizes: checks the bench works, not the speed
 //
-// It starts its own MinIO (internal/miniotest), mounts s3fs over it in this
-// process (root and /dev/fuse needed), and counts the store requests each
-// workload makes through a store.Metered.
+// It starts its own MinIO (internal/miniotest), mounts s3fs over it in a
+// process of its own, as the daemon runs it (root and /dev/fuse needed; see
+// mountproc.go), and counts the store requests each workload makes through
+// a store.Metered in that process.
 package main
 
 import (
@@ -19,7 +20,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -63,41 +63,30 @@ func main() {
 	only := flag.String("only", "", "comma-separated workloads to run (seqread,seqwrite,ttfb,random,small,meta,memory); default all")
 	memory := flag.Int64("memory", 256<<20, "the filesystem's memory budget in bytes")
 	verbose := flag.Bool("v", false, "log the filesystem's warnings and errors")
-	memLimit := flag.Int64("gomemlimit", -1, "the Go runtime's soft memory limit in bytes (debug.SetMemoryLimit); -1: the memory budget plus bufpool.RuntimeMargin, as the daemon runs; 0: none")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (client, filesystem and all) to this file")
-	heapProfile := flag.String("memprofile", "", "write a heap profile at the end of the run to this file")
+	memLimit := flag.Int64("gomemlimit", -1, "the mount process's soft memory limit in bytes (debug.SetMemoryLimit); -1: the memory budget plus bufpool.RuntimeMargin, as the daemon runs; 0: none")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench (clients and raw side) to this file, and of each mount process to this file with a .mountN suffix")
+	heapProfile := flag.String("memprofile", "", "write a heap profile of each mount process, as it exits, to this file with a .mountN suffix")
 	flag.Parse()
 
 	logrus.SetLevel(logrus.ErrorLevel)
-	if *verbose {
-		logrus.SetLevel(logrus.WarnLevel)
-	}
-	sz := fullSizes
+	cfg := runConfig{sizes: fullSizes, quick: *quick, memory: *memory, goMemLimit: *memLimit,
+		cpuProfile: *cpuProfile, heapProfile: *heapProfile, verbose: *verbose, want: selected(*only)}
 	if *quick {
-		sz = quickSizes
+		cfg.sizes = quickSizes
+	}
+	if cfg.goMemLimit < 0 {
+		cfg.goMemLimit = cfg.memory + bufpool.RuntimeMargin
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if *memLimit < 0 {
-		*memLimit = *memory + bufpool.RuntimeMargin
-	}
-	if *memLimit > 0 {
-		debug.SetMemoryLimit(*memLimit)
-	}
 	stopProfile, err := startCPUProfile(*cpuProfile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-	rep, err := run(ctx, sz, *quick, *memory, selected(*only))
+	rep, err := run(ctx, cfg)
 	stopProfile()
-	if rep != nil {
-		rep.GoMemLimit = *memLimit
-	}
-	if perr := writeHeapProfile(*heapProfile); perr != nil {
-		fmt.Fprintln(os.Stderr, "bench:", perr)
-	}
 	if rep != nil {
 		rep.print(os.Stdout)
 		if *jsonPath != "" {
@@ -112,6 +101,18 @@ func main() {
 	}
 }
 
+// runConfig is what a run measures and how.
+type runConfig struct {
+	sizes       sizes
+	quick       bool
+	memory      int64 // the filesystem's memory budget
+	goMemLimit  int64 // the mount processes' soft memory limit; 0 for none
+	cpuProfile  string
+	heapProfile string
+	verbose     bool // the mount processes log warnings too
+	want        func(workload string) bool
+}
+
 func selected(only string) func(string) bool {
 	if only == "" {
 		return func(string) bool { return true }
@@ -124,7 +125,7 @@ func selected(only string) func(string) bool {
 }
 
 // run sets up MinIO, the raw store and the mount, then runs each workload.
-func run(ctx context.Context, sz sizes, quick bool, memory int64, want func(string) bool) (*report, error) {
+func run(ctx context.Context, cfg runConfig) (*report, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("the benchmark mounts FUSE and drops the page cache: run it as root")
 	}
@@ -148,28 +149,18 @@ func run(ctx context.Context, sz sizes, quick bool, memory int64, want func(stri
 	if err := createBucket(ctx, srv, bucket); err != nil {
 		return nil, err
 	}
-	open := func() (*store.Metered, error) {
-		st, err := s3store.New(ctx, s3store.Config{Endpoint: srv.Endpoint, Bucket: bucket,
-			Region: srv.Region, Lookup: s3store.LookupPath, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
-		if err != nil {
-			return nil, fmt.Errorf("opening the bucket: %w", err)
-		}
-		return store.NewMetered(st), nil
-	}
-	// Two clients of the same bucket, so the counts of each side stay apart.
-	raw, err := open()
+	st, err := s3store.New(ctx, s3store.Config{Endpoint: srv.Endpoint, Bucket: bucket,
+		Region: srv.Region, Lookup: s3store.LookupPath, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
 	if err != nil {
-		return nil, err
-	}
-	fsStore, err := open()
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opening the bucket: %w", err)
 	}
 
-	b := &bench{ctx: ctx, sz: sz, raw: raw, fsStore: fsStore, work: work, memory: memory,
-		rep: newReport(quick, memory),
+	b := &bench{ctx: ctx, sz: cfg.sizes, raw: store.NewMetered(st), work: work, memory: cfg.memory,
+		rep: newReport(cfg.quick, cfg.memory),
 		mountSpec: mountSpec{Endpoint: srv.Endpoint, Bucket: bucket, Region: srv.Region,
-			AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Memory: memory, MetadataTTL: time.Second}}
+			AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Memory: cfg.memory, GoMemLimit: cfg.goMemLimit,
+			MetadataTTL: time.Second, CPUProfile: cfg.cpuProfile, HeapProfile: cfg.heapProfile, Verbose: cfg.verbose}}
+	b.rep.GoMemLimit = cfg.goMemLimit
 	defer b.unmount()
 
 	steps := []struct {
@@ -185,7 +176,7 @@ func run(ctx context.Context, sz sizes, quick bool, memory int64, want func(stri
 		{"memory", b.memoryPeak},
 	}
 	for _, s := range steps {
-		if !want(s.name) {
+		if !cfg.want(s.name) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -115,34 +114,20 @@ func (b *bench) rawList(prefix, delim string) (time.Duration, int64, error) {
 	return d, b.raw.Snapshot()[store.ReqList] - before, err
 }
 
-// memoryPeak: workload 7. The peak RSS of the filesystem's process while
-// 8 files are open at once: 8 sequential readers, 8 sequential writers, 8
-// random readers, one after another on one mount. The filesystem runs in
-// a process of its own, as in the daemon (see mountproc.go). The target is
-// the memory budget plus 64 MiB, whatever the file sizes.
+// memoryPeak: workload 7. The peak RSS of the mount process while 8 files
+// are open at once: 8 sequential readers, 8 sequential writers, 8 random
+// readers, one after another on one mount. The target is the memory
+// budget plus 64 MiB, whatever the file sizes.
 func (b *bench) memoryPeak() error {
 	const files = 8
 	per := b.sz.MemFileBytes
 	if err := b.ensureObject(seqKey, b.sz.SeqBytes); err != nil {
 		return err
 	}
-	b.unmount()
-	spec := b.mountSpec
-	spec.Dir = filepath.Join(b.work, "mnt-process")
-	spec.CacheDir = filepath.Join(b.work, "cache-process")
-	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
-		return fmt.Errorf("creating the mountpoint: %w", err)
-	}
-	proc, err := startMountProc(b.ctx, spec)
-	if err != nil {
+	if err := b.mount(); err != nil {
 		return err
 	}
-	defer func() {
-		if err := proc.stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: stopping the mount process:", err)
-		}
-	}()
-	path := func(key string) string { return filepath.Join(spec.Dir, filepath.FromSlash(key)) }
+	path := b.path
 	if err := os.MkdirAll(path("mem"), 0o755); err != nil {
 		return err
 	}
@@ -159,7 +144,7 @@ func (b *bench) memoryPeak() error {
 		if err := dropCaches(); err != nil {
 			return err
 		}
-		if err := proc.resetPeakRSS(); err != nil {
+		if err := b.proc.resetPeakRSS(); err != nil {
 			return err
 		}
 		var wg sync.WaitGroup
@@ -174,13 +159,12 @@ func (b *bench) memoryPeak() error {
 				return fmt.Errorf("%s: %w", p.name, err)
 			}
 		}
-		peak, err := proc.peakRSS()
+		peak, err := b.proc.peakRSS()
 		if err != nil {
 			return err
 		}
 		r := row{Workload: "7 memory", Metric: fmt.Sprintf("peak RSS, %s of %s", p.name, sizeName(per)), Unit: "MiB",
-			S3vol: float64(peak) / (1 << 20), Target: fmt.Sprintf("<= %d MiB (budget + 64)", limit>>20),
-			Note: "the filesystem in a process of its own, as in the daemon"}
+			S3vol: float64(peak) / (1 << 20), Target: fmt.Sprintf("<= %d MiB (budget + 64)", limit>>20)}
 		r.Met = met(peak <= limit)
 		b.rep.add(r)
 	}

@@ -21,25 +21,37 @@ import (
 
 	"github.com/s3vol/s3vol/internal/bufpool"
 	"github.com/s3vol/s3vol/s3fs"
+	"github.com/s3vol/s3vol/store"
 	"github.com/s3vol/s3vol/store/s3store"
 )
 
-// The memory workload measures the filesystem as the daemon runs it: alone
-// in its process, under the Go soft memory limit the daemon sets. The bench
-// starts itself again as a mount process (the spec in an environment
-// variable, so the keys stay out of the process list); the workload's
-// readers and writers stay in the bench, and their buffers are not counted.
+// The filesystem runs as the daemon runs it: alone in a process of its own,
+// under the Go soft memory limit the daemon sets. Measured in the bench's
+// own process instead, the clients' system calls into the mount hold the
+// Go scheduler's processors that the filesystem needs to answer them, the
+// clients' garbage is collected on the filesystem's time, and the peak
+// RSS counts the clients' buffers. So the bench starts itself again as a
+// mount process for every fresh mount (the spec in an environment
+// variable, which keeps the keys out of the process list).
+//
+// The mount process says "ready" on stdout once mounted, answers each
+// "counts" line on stdin with its store requests so far (one JSON line),
+// and unmounts and exits when stdin closes.
 
 // mountProcEnv carries the mount process's spec, as JSON.
 const mountProcEnv = "S3VOL_BENCH_MOUNT_PROCESS"
 
-// mountSpec is what the mount process mounts.
+// mountSpec is what a mount process mounts, and how.
 type mountSpec struct {
 	Endpoint, Bucket, Region, AccessKey, SecretKey string
 
 	Dir, CacheDir string
-	Memory        int64
+	Memory        int64 // the memory budget
+	GoMemLimit    int64 // the runtime's soft memory limit; 0 for none
 	MetadataTTL   time.Duration
+	CPUProfile    string // profile the process into this file, if set
+	HeapProfile   string // write its heap profile here at exit, if set
+	Verbose       bool   // log warnings, not only errors
 }
 
 // runMountProcessIfAsked serves a mount and exits when this process was
@@ -61,18 +73,33 @@ func runMountProcessIfAsked() {
 	os.Exit(0)
 }
 
-// serveMount mounts spec, says "ready" on stdout and serves until stdin
-// closes or a signal comes, then unmounts.
-func serveMount(spec mountSpec) error {
-	debug.SetMemoryLimit(spec.Memory + bufpool.RuntimeMargin) // as the daemon does
+// serveMount mounts spec and serves until stdin closes or a signal comes.
+func serveMount(spec mountSpec) (err error) {
+	if spec.GoMemLimit > 0 {
+		debug.SetMemoryLimit(spec.GoMemLimit)
+	}
 	logrus.SetLevel(logrus.ErrorLevel)
+	if spec.Verbose {
+		logrus.SetLevel(logrus.WarnLevel)
+	}
+	stopProfile, err := startCPUProfile(spec.CPUProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	defer func() {
+		if herr := writeHeapProfile(spec.HeapProfile); err == nil {
+			err = herr
+		}
+	}()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := s3store.New(ctx, s3store.Config{Endpoint: spec.Endpoint, Bucket: spec.Bucket, Region: spec.Region,
+	s3, err := s3store.New(ctx, s3store.Config{Endpoint: spec.Endpoint, Bucket: spec.Bucket, Region: spec.Region,
 		Lookup: s3store.LookupPath, AccessKey: spec.AccessKey, SecretKey: spec.SecretKey})
 	if err != nil {
 		return fmt.Errorf("opening the bucket: %w", err)
 	}
+	st := store.NewMetered(s3)
 	m, err := s3fs.Mount(spec.Dir, s3fs.Options{
 		Store:       st,
 		MetadataTTL: spec.MetadataTTL,
@@ -84,21 +111,35 @@ func serveMount(spec mountSpec) error {
 		return fmt.Errorf("mounting: %w", err)
 	}
 	fmt.Println("ready")
-	go func() {
-		io.Copy(io.Discard, os.Stdin) // the bench closes stdin to stop us
-		stop()
-	}()
+	go answerCommands(st, stop)
 	<-ctx.Done()
 	uctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	return m.Unmount(uctx)
 }
 
+// answerCommands answers the bench's "counts" lines, and calls stop when
+// stdin closes.
+func answerCommands(st *store.Metered, stop func()) {
+	defer stop()
+	sc := bufio.NewScanner(os.Stdin)
+	out := json.NewEncoder(os.Stdout)
+	for sc.Scan() {
+		if sc.Text() == "counts" {
+			if err := out.Encode(st.Snapshot()); err != nil {
+				return
+			}
+		}
+	}
+}
+
 // mountProc is a running mount process, seen from the bench.
 type mountProc struct {
+	dir   string
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	done  chan error
+	out   *bufio.Reader
+	done  chan error // cmd.Wait's result, once stdout is drained
 }
 
 // startMountProc starts a mount process for spec and waits until it has
@@ -126,33 +167,59 @@ func startMountProc(ctx context.Context, spec mountSpec) (*mountProc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the mount process: %w", err)
 	}
-	p := &mountProc{cmd: cmd, stdin: stdin, done: make(chan error, 1)}
-	ready := make(chan bool, 1)
+	p := &mountProc{dir: spec.Dir, cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout), done: make(chan error, 1)}
+	ready := make(chan error, 1)
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		ready <- sc.Scan() && sc.Text() == "ready"
-		io.Copy(io.Discard, stdout)
-		p.done <- cmd.Wait()
+		line, err := p.out.ReadString('\n')
+		if err == nil && line != "ready\n" {
+			err = fmt.Errorf("unexpected %q", line)
+		}
+		ready <- err
 	}()
 	select {
-	case ok := <-ready:
-		if ok {
+	case err := <-ready:
+		if err == nil {
 			return p, nil
 		}
-		return nil, fmt.Errorf("the mount process failed to mount: %w", <-p.done)
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("the mount process failed to mount (%v): %w", err, cmd.Wait())
 	case <-time.After(time.Minute):
 	case <-ctx.Done():
 	}
 	cmd.Process.Kill()
+	cmd.Wait()
 	return nil, fmt.Errorf("the mount process did not mount %s within a minute", spec.Dir)
+}
+
+// counts asks the mount process for its store requests so far.
+func (p *mountProc) counts() (map[string]int64, error) {
+	if _, err := io.WriteString(p.stdin, "counts\n"); err != nil {
+		return nil, fmt.Errorf("asking the mount process for its counts: %w", err)
+	}
+	line, err := p.out.ReadBytes('\n')
+	if err != nil {
+		return nil, fmt.Errorf("reading the mount process's counts: %w", err)
+	}
+	var c map[string]int64
+	if err := json.Unmarshal(line, &c); err != nil {
+		return nil, fmt.Errorf("decoding the mount process's counts %q: %w", line, err)
+	}
+	return c, nil
 }
 
 // stop unmounts and ends the mount process, killing it if it hangs.
 func (p *mountProc) stop() error {
 	p.stdin.Close()
+	go func() {
+		io.Copy(io.Discard, p.out)
+		p.done <- p.cmd.Wait()
+	}()
 	select {
 	case err := <-p.done:
-		return err
+		if err != nil {
+			return fmt.Errorf("the mount process: %w", err)
+		}
+		return nil
 	case <-time.After(3 * time.Minute):
 		p.cmd.Process.Kill()
 		return errors.New("the mount process did not stop within 3 minutes; killed")
