@@ -19,6 +19,9 @@ var errNeedStaging = errors.New("random access to a streamed file")
 // each hold a whole part of the memory budget.
 const firstBuffer = 64 << 10
 
+// wholePartAfter is the buffer size past which a stream takes a whole part.
+const wholePartAfter = 1 << 20
+
 // streamer is the local content of a file written from its start onwards,
 // the common case of a new file (cp, tar, a download, a log). Its first
 // part stays in memory, so a small file is stored with one PUT at close and
@@ -80,7 +83,10 @@ func (s *streamer) writeAt(ctx context.Context, p []byte, off int64) error {
 }
 
 // grow makes buf hold size bytes, taking a larger buffer from the budget
-// when needed (without waiting).
+// when needed (without waiting). It doubles from firstBuffer up to
+// wholePartAfter, then takes a whole part at once: a file that big is
+// likely to fill it, and every step up copies the bytes and leaves the
+// smaller buffer behind.
 func (s *streamer) grow(size int64) bool {
 	if size <= int64(cap(s.buf)) {
 		return true
@@ -88,6 +94,9 @@ func (s *streamer) grow(size int64) bool {
 	n := max(int64(firstBuffer), 2*int64(cap(s.buf)))
 	for n < size {
 		n *= 2
+	}
+	if n > wholePartAfter {
+		n = s.f.opts.PartSize
 	}
 	n = min(n, s.f.opts.PartSize)
 	nb, ok := s.f.pool.TryGet(int(n))
