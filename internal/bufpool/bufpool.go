@@ -104,9 +104,7 @@ func (p *Pool) InUse() (now, peak int64) {
 // buffer of exactly that capacity when there is one.
 func (p *Pool) takeLocked(size int) ([]byte, bool) {
 	if list := p.free[size]; len(list) > 0 {
-		b := list[len(list)-1]
-		p.free[size] = list[:len(list)-1]
-		p.freeLen -= int64(size)
+		b := p.popFreeLocked(size)
 		p.addUsedLocked(size)
 		return b[:size], true
 	}
@@ -130,15 +128,27 @@ func (p *Pool) addUsedLocked(size int) {
 }
 
 func (p *Pool) dropOneFreeLocked() {
-	for c, list := range p.free {
-		if len(list) == 0 {
-			delete(p.free, c)
-			continue
-		}
-		p.free[c] = list[:len(list)-1]
-		p.freeLen -= int64(c)
+	for c := range p.free {
+		p.popFreeLocked(c)
 		return
 	}
+}
+
+// popFreeLocked takes the last free buffer of capacity c off its list. The
+// list's slot is cleared: a buffer still referenced from the list's backing
+// array could never be collected, and its memory would stay allocated
+// outside the budget.
+func (p *Pool) popFreeLocked(c int) []byte {
+	list := p.free[c]
+	b := list[len(list)-1]
+	list[len(list)-1] = nil
+	if len(list) == 1 {
+		delete(p.free, c)
+	} else {
+		p.free[c] = list[:len(list)-1]
+	}
+	p.freeLen -= int64(c)
+	return b
 }
 
 func (p *Pool) dropWaiterLocked(w chan struct{}) {

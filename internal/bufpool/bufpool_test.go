@@ -3,9 +3,11 @@ package bufpool
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 )
 
 func TestBudgetIsNeverExceeded(t *testing.T) {
@@ -76,4 +78,45 @@ func TestOversizedRequestFails(t *testing.T) {
 	if _, err := p.Get(context.Background(), 2<<20); err == nil {
 		t.Fatal("a buffer larger than the whole budget was handed out")
 	}
+}
+
+// A buffer the pool lets go (dropped from its free list to make room for
+// another size) must not stay reachable from the free list's backing
+// array: memory the budget no longer counts would stay allocated, outside
+// the budget.
+func TestDroppedBuffersCanBeCollected(t *testing.T) {
+	p := New(8 << 20)
+	held, _ := p.TryGet(4 << 20)
+	small, _ := p.TryGet(1 << 20)
+	droppedSmall := weak.Make(&small[0])
+	p.Put(small) // kept on the free list for reuse
+	small = nil
+	big, ok := p.TryGet(4 << 20) // no room beside held and the free 1 MiB: it goes
+	if !ok {
+		t.Fatal("the pool refused a buffer it has room for")
+	}
+	runtime.GC()
+	if droppedSmall.Value() != nil {
+		t.Error("a buffer dropped from the free list is still reachable from the pool")
+	}
+	p.Put(big) // kept for reuse
+	p.Put(held)
+	again, _ := p.TryGet(4 << 20)
+	if &again[0] != &big[0] {
+		t.Fatal("the free buffer was not reused")
+	}
+	droppedAgain := weak.Make(&again[0])
+	big = nil
+	p.Put(again)
+	again = nil
+	whole, ok := p.TryGet(8 << 20) // the whole budget: the free 4 MiB goes
+	if !ok {
+		t.Fatal("the pool refused a buffer of its whole budget")
+	}
+	runtime.GC()
+	if droppedAgain.Value() != nil {
+		t.Error("a buffer reused, returned and then dropped is still reachable from the pool")
+	}
+	runtime.KeepAlive(whole)
+	runtime.KeepAlive(p)
 }
