@@ -29,18 +29,21 @@
 //
 // Metadata: every dirNode caches its listing (one delimited LIST, all
 // pages), which answers readdir, READDIRPLUS and lookups, positive and
-// negative, until it is older than MetadataTTL; concurrent callers share
-// one LIST, and this mount's own changes are applied to the cache (and
-// replayed onto a listing fetched meanwhile). A listing in use past half
-// its TTL is refetched in the background (up to ten pages), so a
-// directory in constant use (a tar extract, files created one after
-// another) answers every lookup from a listing younger than the TTL and
-// a create costs only its PUT; a directory made by mkdir starts with an
-// empty listing. READDIRPLUS lookups are
-// answered from the listing being read, so `ls -l` costs no request per
-// entry. A lookup without a fresh listing costs a HEAD of the file key and
-// a LIST of one key under the directory prefix, in parallel. The kernel
-// caches entries, attributes and negative entries for the same TTL.
+// negative, until it is older than MetadataTTL (counted from when the
+// LIST completed); concurrent callers share one LIST, and this mount's own
+// changes are applied to the cache (and replayed onto a listing fetched
+// meanwhile). A listing in use shortly before it expires (four times its
+// last LIST's duration before, at half the TTL at the earliest) is refetched
+// in the background (up to ten pages), so a directory in constant use (a
+// tar extract, files created one after another) answers every lookup from
+// a listing younger than the TTL and a create costs only its PUT; a
+// directory made by mkdir starts with an empty listing. READDIRPLUS
+// lookups are answered from the listing being read, so `ls -l` costs no
+// request per entry. A lookup without a fresh listing costs a HEAD of the
+// file key and a LIST of one key under the directory prefix, in parallel,
+// and starts a new listing of a small directory in the background; while
+// one is being fetched, lookups wait for it instead. The kernel caches
+// entries, attributes and negative entries for the same TTL.
 //
 // Listings ask for user metadata (store.ListOptions.WithMetadata): the
 // local store and MinIO return it with the LIST pages, so there a cold

@@ -21,7 +21,7 @@ type entry struct {
 // is older than the TTL. It also answers lookups, positive and negative,
 // while fresh. Guarded by the directory's mu.
 type listing struct {
-	at        time.Time
+	at        time.Time     // when it was complete
 	took      time.Duration // how long its LIST took
 	entries   map[string]*entry
 	hasMarker bool
@@ -157,11 +157,12 @@ const refreshAheadMax = 10 * store.DefaultPage
 // shortly before the one in use expires, so that a directory in constant
 // use (files created or opened one after another) keeps answering lookups
 // from a listing younger than the TTL instead of paying a HEAD and a LIST
-// for each name once it expires. It starts when the time left is twice
-// what the last LIST took (half the TTL for a listing this mount made
-// itself, such as a new directory's), and at half the TTL at the
+// for each name once it expires. It starts when the time left is four
+// times what the last LIST took (at half the TTL for a listing this mount
+// made itself, such as a new directory's), and at half the TTL at the
 // earliest: every refresh lists the whole directory, so starting early
-// costs the store. Called with d.mu held.
+// costs the store, and a LIST slows down when the store is busy. Called
+// with d.mu held.
 func (d *dirNode) refreshAheadLocked(l *listing) {
 	f := d.fsys
 	ttl := f.opts.MetadataTTL
@@ -225,7 +226,12 @@ func (d *dirNode) fetchListing(ctx context.Context, old *listing) (*listing, err
 	}
 	d.reuseKnownAttrs(l, old)
 	f.statUnknown(ctx, prefix, l)
+	// The TTL runs from the listing's end: a listing of a big directory can
+	// take longer than the TTL, and would otherwise be stale on arrival
+	// and fetched again by every readdir. A change made elsewhere then
+	// shows within the TTL plus the time one listing takes.
 	l.took = time.Since(l.at)
+	l.at = l.at.Add(l.took)
 	return l, nil
 }
 

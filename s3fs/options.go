@@ -30,7 +30,8 @@ type Options struct {
 
 	// MetadataTTL is how long attributes, listings and negative lookups
 	// stay cached before they are checked against the store again. It
-	// bounds how late changes made elsewhere become visible. Negative means
+	// bounds how late changes made elsewhere become visible (in a listing,
+	// the TTL runs from when the listing completed). Negative means
 	// the default (1s); 0 revalidates on every access.
 	MetadataTTL time.Duration
 
