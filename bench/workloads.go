@@ -259,62 +259,45 @@ func (b *bench) firstByte() error {
 
 // randomReads: workload 4. 256 KiB at random offsets of the big file for a
 // while, with 1 and 8 threads; latency percentiles against raw ranged GETs.
-// Each read's pages are dropped from the page cache after it, so a later
-// read of the same range goes to the filesystem again.
+// The sides take turns, twice each, reading the same offsets. Each read's
+// pages are dropped from the page cache after it, so a later read of the
+// same range goes to the filesystem again.
 func (b *bench) randomReads() error {
 	n := b.sz.SeqBytes
 	if err := b.ensureObject(seqKey, n); err != nil {
 		return err
 	}
 	const size = 256 << 10
+	turn := b.sz.RandomDuration / randomRounds
 	for _, threads := range []int{1, 8} {
 		var raw, fs latencies
-		err := b.forDuration(threads, func(_ int, rng *rand.Rand, buf []byte) error {
-			off := rng.Int64N(n - size)
-			d, err := timed(func() error {
-				rc, _, err := b.raw.Get(b.ctx, seqKey, store.GetOptions{Offset: off, Length: size})
-				if err != nil {
-					return err
-				}
-				defer rc.Close()
-				_, err = io.ReadFull(rc, buf[:size])
-				return err
-			})
-			raw.add(d)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("raw random reads: %w", err)
-		}
+		var reqs map[string]int64
 		if err := b.mount(); err != nil {
 			return err
 		}
-		files := make([]*os.File, threads)
-		for i := range files {
-			if files[i], err = os.Open(b.path(seqKey)); err != nil {
-				return err
-			}
-		}
-		reqs, err := b.counted(func() error {
-			return b.forDuration(threads, func(worker int, rng *rand.Rand, buf []byte) error {
-				file := files[worker]
+		for round := range randomRounds {
+			err := b.forDuration(threads, turn, round, func(_ int, rng *rand.Rand, buf []byte) error {
 				off := rng.Int64N(n - size)
 				d, err := timed(func() error {
-					_, err := file.ReadAt(buf[:size], off)
+					rc, _, err := b.raw.Get(b.ctx, seqKey, store.GetOptions{Offset: off, Length: size})
+					if err != nil {
+						return err
+					}
+					defer rc.Close()
+					_, err = io.ReadFull(rc, buf[:size])
 					return err
 				})
-				fs.add(d)
-				// Whole pages: the kernel keeps partly covered ones.
-				start := off &^ 4095
-				unix.Fadvise(int(file.Fd()), start, (off+size+4095)&^4095-start, unix.FADV_DONTNEED)
+				raw.add(d)
 				return err
 			})
-		})
-		for _, f := range files {
-			f.Close()
-		}
-		if err != nil {
-			return fmt.Errorf("random reads through the mount: %w", err)
+			if err != nil {
+				return fmt.Errorf("raw random reads: %w", err)
+			}
+			roundReqs, err := b.randomThroughMount(threads, turn, round, size, &fs)
+			if err != nil {
+				return fmt.Errorf("random reads through the mount: %w", err)
+			}
+			reqs = addCounts(reqs, roundReqs)
 		}
 		for _, p := range []float64{50, 99} {
 			r := row{Workload: "4 random 256 KiB reads", Metric: fmt.Sprintf("%d thread(s), p%.0f latency (%d reads)", threads, p, len(fs.d)),
@@ -329,6 +312,44 @@ func (b *bench) randomReads() error {
 	return nil
 }
 
+// randomRounds is how many turns each side takes in the random workload.
+const randomRounds = 2
+
+// randomThroughMount is one turn of the mount's side of randomReads: each
+// thread reads its own open file.
+func (b *bench) randomThroughMount(threads int, d time.Duration, round int, size int64, lat *latencies) (map[string]int64, error) {
+	n := b.sz.SeqBytes
+	files := make([]*os.File, threads)
+	defer func() {
+		for _, f := range files {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	for i := range files {
+		var err error
+		if files[i], err = os.Open(b.path(seqKey)); err != nil {
+			return nil, err
+		}
+	}
+	return b.counted(func() error {
+		return b.forDuration(threads, d, round, func(worker int, rng *rand.Rand, buf []byte) error {
+			file := files[worker]
+			off := rng.Int64N(n - size)
+			d, err := timed(func() error {
+				_, err := file.ReadAt(buf[:size], off)
+				return err
+			})
+			lat.add(d)
+			// Whole pages: the kernel keeps partly covered ones.
+			start := off &^ 4095
+			unix.Fadvise(int(file.Fd()), start, (off+size+4095)&^4095-start, unix.FADV_DONTNEED)
+			return err
+		})
+	})
+}
+
 // ensureObject creates key unless an earlier workload already did.
 func (b *bench) ensureObject(key string, n int64) error {
 	if o, err := b.raw.Stat(b.ctx, key); err == nil && o.Size == n {
@@ -337,13 +358,13 @@ func (b *bench) ensureObject(key string, n int64) error {
 	return b.putObject(key, n)
 }
 
-// forDuration runs fn on threads goroutines, each with its worker number,
-// its own random source and a 1 MiB buffer, until the random-read duration
-// has passed.
-func (b *bench) forDuration(threads int, fn func(worker int, rng *rand.Rand, buf []byte) error) error {
-	deadline := time.Now().Add(b.sz.RandomDuration)
+// forDuration runs fn on threads goroutines for d, each with its worker
+// number, a random source seeded by worker and round (both sides of a
+// round draw the same offsets) and a 1 MiB buffer.
+func (b *bench) forDuration(threads int, d time.Duration, round int, fn func(worker int, rng *rand.Rand, buf []byte) error) error {
+	deadline := time.Now().Add(d)
 	return parallel(threads, threads, func(i int) error {
-		rng := rand.New(rand.NewPCG(uint64(i), 42))
+		rng := rand.New(rand.NewPCG(uint64(i), uint64(42+round)))
 		buf := make([]byte, 1<<20)
 		for time.Now().Before(deadline) {
 			if err := fn(i, rng, buf); err != nil {
