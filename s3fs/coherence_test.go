@@ -291,6 +291,49 @@ func TestCreatesAfterExpiry(t *testing.T) {
 	})
 }
 
+// TestBigDirectoryNotRelistedPerLookup: an expired listing of a directory
+// of several LIST pages is not refetched for a single lookup (the kernel
+// passing through it once per TTL), only once lookups answered name by
+// name have cost as many requests as the listing's pages.
+func TestBigDirectoryNotRelistedPerLookup(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		const n = store.DefaultPage + 500 // two pages
+		for i := range n {
+			putObject(t, st, fmt.Sprintf("v/big/f%05d", i), []byte("x"), nil)
+		}
+		m := store.NewMetered(st)
+		const ttl = time.Second
+		mt := mount(t, m, Options{Prefix: "v/", MetadataTTL: ttl})
+		if ents, err := os.ReadDir(mt.path("big")); err != nil || len(ents) != n {
+			t.Fatalf("listing big: %d entries, %v", len(ents), err)
+		}
+		time.Sleep(ttl + 200*time.Millisecond)
+		// lists looks name up and returns the LIST requests made until
+		// want were made, or for a while.
+		lists := func(name string, want int64) int64 {
+			m.Reset()
+			if _, err := os.Stat(mt.path("big/" + name)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("stat of a missing name: %v", err)
+			}
+			deadline := time.Now().Add(2 * time.Second) // room for a background listing
+			for m.Snapshot()[store.ReqList] < want && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			return m.Snapshot()[store.ReqList]
+		}
+		// One LIST of a key each for "big" (in the root) and the name,
+		// and the root's own one-page relisting: no relisting of big.
+		if got := lists("missing1", 4); got > 3 {
+			t.Errorf("one lookup in an expired listing of %d entries cost %d LIST requests; want at most 3 (no relisting)", n, got)
+		}
+		// The second lookup answered name by name makes two: big is
+		// relisted (two pages) besides the name's own LIST.
+		if got := lists("missing2", 3); got < 3 {
+			t.Errorf("a second lookup in an expired listing of %d entries cost %d LIST requests; want the relisting too (at least 3)", n, got)
+		}
+	})
+}
+
 // TestCreateCosts: files created one after another in a directory made by
 // this mount cost their PUT and nothing before it, also past the TTL (the
 // listing is refreshed ahead of its expiry while in use); a file added

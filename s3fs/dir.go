@@ -26,6 +26,9 @@ type dirNode struct {
 	listCall  *listCall
 	// refreshing: a listing is being fetched ahead of its expiry.
 	refreshing bool
+	// staleLookups counts the lookups answered name by name since the
+	// listing expired.
+	staleLookups int
 }
 
 var (

@@ -40,8 +40,9 @@
 // directory made by mkdir starts with an empty listing. READDIRPLUS
 // lookups are answered from the listing being read, so `ls -l` costs no
 // request per entry. A lookup without a fresh listing costs a HEAD of the
-// file key and a LIST of one key under the directory prefix, in parallel,
-// and starts a new listing of a small directory in the background; while
+// file key and a LIST of one key under the directory prefix, in parallel;
+// once such lookups have cost as many requests as relisting the (small)
+// directory would, a new listing is fetched in the background, and while
 // one is being fetched, lookups wait for it instead. The kernel caches
 // entries, attributes and negative entries for the same TTL.
 //

@@ -71,6 +71,7 @@ func (d *dirNode) fetch(ctx context.Context, ahead bool) (*listing, error) {
 		}
 		d.addPendingChildren(l)
 		d.listing = l
+		d.staleLookups = 0
 		if l.hasMarker {
 			d.hasMarker = true
 		}
@@ -107,8 +108,9 @@ func (d *dirNode) removeEntry(name string) {
 // listing has expired but a small one is being fetched (ahead of expiry,
 // or by another caller), the lookup waits for it: one LIST shared by every
 // lookup beats a HEAD and a LIST for each name. An expired small listing
-// with no fetch under way starts one in the background: this lookup pays
-// for its own name, the next ones are answered from the new listing.
+// with no fetch under way starts one in the background once the lookups
+// answered name by name have cost as much as that LIST will: they pay for
+// their own names, the next ones are answered from the new listing.
 func (d *dirNode) cachedEntry(ctx context.Context, name string) (e entry, found, known bool) {
 	d.mu.Lock()
 	l, call := d.listing, d.listCall
@@ -118,7 +120,13 @@ func (d *dirNode) cachedEntry(ctx context.Context, name string) (e entry, found,
 		return lookIn(l, name)
 	}
 	if l != nil && call == nil {
-		d.refreshLocked(l)
+		// Relist once the lookups paid for name by name have cost as
+		// many requests as the LIST pages of a new listing: a directory
+		// merely passed through once per TTL is not relisted each time.
+		d.staleLookups++
+		if d.staleLookups >= len(l.entries)/store.DefaultPage+1 {
+			d.refreshLocked(l)
+		}
 	}
 	small := l != nil && len(l.entries) <= refreshAheadMax
 	d.mu.Unlock()
