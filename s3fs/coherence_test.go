@@ -257,18 +257,26 @@ func testListingCosts(t *testing.T, st store.Store) {
 		cold[store.ReqList], cold[store.ReqStat], warm[store.ReqList], warm[store.ReqStat], fastCold[store.ReqList], fastCold[store.ReqStat])
 }
 
+// mountWithDir mounts st's v/ through a request counter, with a TTL, and
+// makes the directory d in it.
+func mountWithDir(t *testing.T, st store.Store, ttl time.Duration) (*store.Metered, *mnt) {
+	t.Helper()
+	m := store.NewMetered(st)
+	mt := mount(t, m, Options{Prefix: "v/", MetadataTTL: ttl})
+	if err := os.Mkdir(mt.path("d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return m, mt
+}
+
 // TestCreatesAfterExpiry: once a directory's listing has expired, the next
 // lookup pays for its own name (a HEAD and a LIST) and starts a new listing
 // in the background; the creates after it are answered from that listing
 // (or wait for it), not with a HEAD and a LIST each.
 func TestCreatesAfterExpiry(t *testing.T) {
 	eachStore(t, func(t *testing.T, st store.Store) {
-		m := store.NewMetered(st)
 		const ttl = time.Second
-		mt := mount(t, m, Options{Prefix: "v/", MetadataTTL: ttl})
-		if err := os.Mkdir(mt.path("d"), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		m, mt := mountWithDir(t, st, ttl)
 		mt.write("d/first", []byte("x"))
 		time.Sleep(ttl + 200*time.Millisecond)
 		m.Reset()
@@ -340,12 +348,8 @@ func TestBigDirectoryNotRelistedPerLookup(t *testing.T) {
 // elsewhere still shows up within the TTL.
 func TestCreateCosts(t *testing.T) {
 	eachStore(t, func(t *testing.T, st store.Store) {
-		m := store.NewMetered(st)
 		const ttl = time.Second
-		mt := mount(t, m, Options{Prefix: "v/", MetadataTTL: ttl})
-		if err := os.Mkdir(mt.path("d"), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		m, mt := mountWithDir(t, st, ttl)
 		m.Reset()
 		start := time.Now()
 		n := 0

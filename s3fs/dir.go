@@ -503,11 +503,9 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 // Create makes a new, empty file. Nothing is written to the store until
 // the file is closed or synced: a small file costs one PUT.
 func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	rel, errno := d.childPath(name)
-	if errno != 0 {
+	if _, errno := d.childPath(name); errno != 0 {
 		return nil, nil, 0, errno
 	}
-	_ = rel
 	a := newAttrs(ctx, mode)
 	n := &fileNode{node: node{fsys: d.fsys}, attrs: a, checkedAt: time.Now()}
 	n.startNew()
