@@ -184,6 +184,42 @@ func TestListingCosts(t *testing.T) {
 	})
 }
 
+// TestDirectoryLookupCost: looking up a directory that has a marker costs
+// a HEAD of the file key and a LIST of one key in parallel; where listings
+// carry metadata, that LIST brings the marker's attributes too, so no HEAD
+// of the marker follows. Its mode shows either way.
+func TestDirectoryLookupCost(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		for _, tc := range []struct {
+			name      string
+			st        store.Store
+			wantStats int64
+		}{
+			{"ListsMetadata", st, 1},
+			{"NoListedMetadata", noListedMetadata{st}, 2},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				dir := "v/" + tc.name
+				putObject(t, st, dir+"/", nil, map[string]string{"mode": "16832"}) // drwx------
+				putObject(t, st, dir+"/f", []byte("x"), nil)
+				m := store.NewMetered(tc.st)
+				mt := mount(t, m, Options{Prefix: "v/"})
+				m.Reset()
+				fi, err := os.Stat(mt.path(tc.name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Mode() != os.ModeDir|0o700 {
+					t.Errorf("mode %v, want drwx------ from the marker", fi.Mode())
+				}
+				if got := m.Snapshot(); got[store.ReqStat] != tc.wantStats || got[store.ReqList] != 1 {
+					t.Errorf("looking up a directory cost %v; want %d stat and 1 list", got, tc.wantStats)
+				}
+			})
+		}
+	})
+}
+
 // noListedMetadata is a real store whose listings never carry metadata,
 // as on AWS S3.
 type noListedMetadata struct{ store.Store }
@@ -287,10 +323,10 @@ func TestCreatesAfterExpiry(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 		got := m.Snapshot()
-		// Per TTL elapsed, the kernel looks "d" up again in the root (two
-		// HEADs: the name and d's marker) and one name in d may be looked
-		// up the slow way. Without the background listing every create
-		// would pay a HEAD.
+		// Per TTL elapsed, the kernel looks "d" up again in the root (a
+		// HEAD, and one of d's marker where listings carry no metadata)
+		// and one name in d may be looked up the slow way. Without the
+		// background listing every create would pay a HEAD.
 		ttls := int64(time.Since(start)/ttl) + 1
 		if got[store.ReqPut] != n || got[store.ReqStat] > 3*ttls {
 			t.Errorf("%d creates after the listing expired, over %v: %v; want %d put and at most %d stat",

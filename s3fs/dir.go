@@ -209,7 +209,8 @@ func (f *fsys) statEntry(ctx context.Context, rel string) (entry, error) {
 		wg                 sync.WaitGroup
 		obj                store.Object
 		statErr, listErr   error
-		isDir, hasMarker   bool
+		isDir              bool
+		first              store.Object // the first key under the prefix
 		dirPrefix, fileKey = f.dirPrefix(rel), f.fileKey(rel)
 	)
 	wg.Add(1)
@@ -217,10 +218,12 @@ func (f *fsys) statEntry(ctx context.Context, rel string) (entry, error) {
 		defer wg.Done()
 		obj, statErr = f.st.Stat(ctx, fileKey)
 	}()
-	for o, err := range f.st.List(ctx, store.ListOptions{Prefix: dirPrefix, PageSize: 1}) {
+	// With metadata, the LIST that proves a directory also brings its
+	// marker's attributes, sparing a HEAD after it.
+	for o, err := range f.st.List(ctx, store.ListOptions{Prefix: dirPrefix, PageSize: 1, WithMetadata: true}) {
 		listErr = err
 		isDir = err == nil
-		hasMarker = err == nil && o.Key == dirPrefix
+		first = o
 		break
 	}
 	wg.Wait()
@@ -228,7 +231,7 @@ func (f *fsys) statEntry(ctx context.Context, rel string) (entry, error) {
 		if statErr == nil {
 			f.odd.report(f, fileKey, "a file and a directory share this name; the directory is shown")
 		}
-		return f.statDir(ctx, dirPrefix, hasMarker), nil
+		return f.statDir(ctx, dirPrefix, first), nil
 	}
 	if statErr != nil {
 		return entry{}, statErr
@@ -240,16 +243,23 @@ func (f *fsys) statEntry(ctx context.Context, rel string) (entry, error) {
 	return entry{kind: k, attrs: a}, nil
 }
 
-// statDir reads a directory's attributes from its marker, if it has one.
-func (f *fsys) statDir(ctx context.Context, marker string, hasMarker bool) entry {
+// statDir reads a directory's attributes from its marker, if it has one:
+// first is the first key listed under the directory's prefix, the marker
+// itself when there is one, maybe with its metadata already.
+func (f *fsys) statDir(ctx context.Context, marker string, first store.Object) entry {
 	e := entry{kind: kindDir, attrs: f.defaultAttrs(kindDir, store.Object{LastModified: f.started})}
-	if !hasMarker {
+	if first.Key != marker {
 		return e
 	}
-	if obj, err := f.st.Stat(ctx, marker); err == nil {
-		_, e.attrs = f.attrsFromObject(obj, true)
-		e.attrs.size = 0
+	obj := first
+	if obj.Metadata == nil {
+		var err error
+		if obj, err = f.st.Stat(ctx, marker); err != nil {
+			return e
+		}
 	}
+	_, e.attrs = f.attrsFromObject(obj, true)
+	e.attrs.size = 0
 	return e
 }
 

@@ -30,7 +30,8 @@
 // Metadata: every dirNode caches its listing (one delimited LIST, all
 // pages), which answers readdir, READDIRPLUS and lookups, positive and
 // negative, until it is older than MetadataTTL (counted from when the
-// LIST completed); concurrent callers share one LIST, and this mount's own
+// LIST started, or from when it ended for a listing that took more than
+// half the TTL); concurrent callers share one LIST, and this mount's own
 // changes are applied to the cache (and replayed onto a listing fetched
 // meanwhile). A listing in use shortly before it expires (four times its
 // last LIST's duration before, at half the TTL at the earliest) is refetched
@@ -61,7 +62,9 @@
 // (zero HEADs; files show defaults, except objects of 1 to 4095 bytes,
 // which could be symlinks and are still read). Subdirectories' own
 // attributes live on their marker objects, which a delimited LIST rolls
-// up: they cost a HEAD each on a cold listing (not with FastListing).
+// up: they cost a HEAD each on a cold listing (not with FastListing). A
+// directory looked up by name gets them from the one-key LIST that proves
+// it exists, where listings carry metadata.
 //
 // Reads: a clean file is read by byte ranges from the store, never
 // downloaded first. Each open file has a rangeReader pinned to the ETag

@@ -21,7 +21,7 @@ type entry struct {
 // is older than the TTL. It also answers lookups, positive and negative,
 // while fresh. Guarded by the directory's mu.
 type listing struct {
-	at        time.Time     // when it was complete
+	at        time.Time     // when its LIST started (ended, for a slow one)
 	took      time.Duration // how long its LIST took
 	entries   map[string]*entry
 	hasMarker bool
@@ -234,12 +234,16 @@ func (d *dirNode) fetchListing(ctx context.Context, old *listing) (*listing, err
 	}
 	d.reuseKnownAttrs(l, old)
 	f.statUnknown(ctx, prefix, l)
-	// The TTL runs from the listing's end: a listing of a big directory can
-	// take longer than the TTL, and would otherwise be stale on arrival
-	// and fetched again by every readdir. A change made elsewhere then
-	// shows within the TTL plus the time one listing takes.
+	// The TTL runs from the LIST's start, so that a change made elsewhere
+	// shows within the TTL; but a listing that takes more than half the
+	// TTL (a big directory, a busy store) counts from its end: it could
+	// take longer than the TTL, be stale on arrival and be fetched again
+	// by every readdir. There a change shows within the TTL plus the time
+	// one listing takes.
 	l.took = time.Since(l.at)
-	l.at = l.at.Add(l.took)
+	if l.took > f.opts.MetadataTTL/2 {
+		l.at = l.at.Add(l.took)
+	}
 	return l, nil
 }
 

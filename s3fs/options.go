@@ -30,8 +30,9 @@ type Options struct {
 
 	// MetadataTTL is how long attributes, listings and negative lookups
 	// stay cached before they are checked against the store again. It
-	// bounds how late changes made elsewhere become visible (in a listing,
-	// the TTL runs from when the listing completed). Negative means
+	// bounds how late changes made elsewhere become visible (plus the time
+	// one listing takes, in a directory so big that it takes more than
+	// half the TTL). Negative means
 	// the default (1s); 0 revalidates on every access.
 	MetadataTTL time.Duration
 
