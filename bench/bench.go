@@ -48,7 +48,7 @@ const (
 func (b *bench) mount() error {
 	b.unmount()
 	spec := b.mountSpec
-	spec.Dir = filepath.Join(b.work, "mnt")
+	spec.Dir = b.mountDir()
 	spec.CacheDir = filepath.Join(b.work, "cache")
 	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
 		return fmt.Errorf("creating the mountpoint: %w", err)
@@ -77,10 +77,11 @@ func (b *bench) unmount() {
 	b.proc = nil
 }
 
+// mountDir is where the bench mounts the bucket.
+func (b *bench) mountDir() string { return filepath.Join(b.work, "mnt") }
+
 // path is key's path in the mount.
-func (b *bench) path(key string) string {
-	return filepath.Join(b.work, "mnt", filepath.FromSlash(key))
-}
+func (b *bench) path(key string) string { return filepath.Join(b.mountDir(), filepath.FromSlash(key)) }
 
 // counted runs fn and returns the store requests the mount made meanwhile.
 func (b *bench) counted(fn func() error) (map[string]int64, error) {

@@ -135,7 +135,6 @@ func answerCommands(st *store.Metered, stop func()) {
 
 // mountProc is a running mount process, seen from the bench.
 type mountProc struct {
-	dir   string
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	out   *bufio.Reader
@@ -167,7 +166,7 @@ func startMountProc(ctx context.Context, spec mountSpec) (*mountProc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the mount process: %w", err)
 	}
-	p := &mountProc{dir: spec.Dir, cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout), done: make(chan error, 1)}
+	p := &mountProc{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout), done: make(chan error, 1)}
 	ready := make(chan error, 1)
 	go func() {
 		line, err := p.out.ReadString('\n')
