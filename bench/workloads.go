@@ -29,32 +29,11 @@ func (b *bench) seqRead() error {
 	if err := b.putObject(seqKey, n); err != nil {
 		return err
 	}
-	var rawTime, fsTime time.Duration
-	var reqs map[string]int64
-	for range seqRounds {
-		if err := dropCaches(); err != nil {
-			return err
-		}
-		d, err := timed(func() error { return b.rawParallelGet(seqKey, n) })
-		if err != nil {
-			return err
-		}
-		rawTime += d
-		if err := b.mount(); err != nil { // a fresh mount: nothing cached
-			return err
-		}
-		if err := dropCaches(); err != nil {
-			return err
-		}
-		roundReqs, err := b.counted(func() (err error) {
-			d, err = timed(func() error { return readWhole(b.path(seqKey), n) })
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		fsTime += d
-		reqs = addCounts(reqs, roundReqs)
+	rawTime, fsTime, reqs, err := b.takeTurns(true,
+		func() error { return b.rawParallelGet(seqKey, n) },
+		func() error { return readWhole(b.path(seqKey), n) })
+	if err != nil {
+		return err
 	}
 	total := n * seqRounds
 	r := row{Workload: "1 sequential read", Metric: sizeName(n) + " cold, 1 reader", Unit: "MiB/s",
@@ -120,13 +99,8 @@ func (b *bench) seqWrite() error {
 	if err := os.MkdirAll(b.path("seqw"), 0o755); err != nil {
 		return err
 	}
-	var rawTime, fsTime time.Duration
-	var reqs map[string]int64
-	for range seqRounds {
-		if err := dropCaches(); err != nil {
-			return err
-		}
-		d, err := timed(func() error {
+	rawTime, fsTime, reqs, err := b.takeTurns(false,
+		func() error {
 			w := store.NewWriter(b.ctx, b.raw, "seqw/raw", store.PutOptions{},
 				store.WriterOptions{PartSize: rawChunk, Concurrency: rawParallelism})
 			if _, err := io.Copy(w, &patternReader{n: n}); err != nil {
@@ -134,23 +108,10 @@ func (b *bench) seqWrite() error {
 				return err
 			}
 			return w.Close()
-		})
-		if err != nil {
-			return fmt.Errorf("raw multipart upload: %w", err)
-		}
-		rawTime += d
-		if err := dropCaches(); err != nil {
-			return err
-		}
-		roundReqs, err := b.counted(func() (err error) {
-			d, err = timed(func() error { return writeWhole(b.path("seqw/fs"), n) })
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		fsTime += d
-		reqs = addCounts(reqs, roundReqs)
+		},
+		func() error { return writeWhole(b.path("seqw/fs"), n) })
+	if err != nil {
+		return err
 	}
 	if err := b.raw.DeleteMany(b.ctx, []string{"seqw/raw", "seqw/fs"}); err != nil {
 		return err
@@ -167,6 +128,42 @@ func (b *bench) seqWrite() error {
 // seqRounds is how many times each side reads or writes the file in the
 // sequential workloads.
 const seqRounds = 2
+
+// takeTurns runs raw, then mounted, seqRounds times each, every turn
+// starting with the page cache dropped (which also flushes MinIO's earlier
+// writes, so neither side pays for the other's write-back); freshMount
+// mounts anew before each mounted turn, so nothing is cached there either.
+// It returns each side's total time and the requests the mount made.
+func (b *bench) takeTurns(freshMount bool, raw, mounted func() error) (rawTime, fsTime time.Duration, reqs map[string]int64, err error) {
+	for range seqRounds {
+		if err := dropCaches(); err != nil {
+			return 0, 0, nil, err
+		}
+		d, err := timed(raw)
+		if err != nil {
+			return 0, 0, nil, fmt.Errorf("raw side: %w", err)
+		}
+		rawTime += d
+		if freshMount {
+			if err := b.mount(); err != nil {
+				return 0, 0, nil, err
+			}
+		}
+		if err := dropCaches(); err != nil {
+			return 0, 0, nil, err
+		}
+		roundReqs, err := b.counted(func() (err error) {
+			d, err = timed(mounted)
+			return err
+		})
+		if err != nil {
+			return 0, 0, nil, fmt.Errorf("through the mount: %w", err)
+		}
+		fsTime += d
+		reqs = addCounts(reqs, roundReqs)
+	}
+	return rawTime, fsTime, reqs, nil
+}
 
 // writeWhole writes n bytes of the pattern in 1 MiB writes, then closes.
 func writeWhole(path string, n int64) error {
