@@ -95,10 +95,9 @@ func (s *streamer) grow(size int64) bool {
 	for n < size {
 		n *= 2
 	}
-	if n > wholePartAfter {
+	if n > wholePartAfter { // PartSize is at least store.MinPartSize, past it
 		n = s.f.opts.PartSize
 	}
-	n = min(n, s.f.opts.PartSize)
 	nb, ok := s.f.pool.TryGet(int(n))
 	if !ok {
 		return false
