@@ -36,3 +36,19 @@ func CheckPart(key string, n int, size int64) error {
 	}
 	return nil
 }
+
+// CheckCopyPart applies CheckPart's rules to a part copied from src, and
+// rejects a source key that could not exist or an empty or negative range.
+func CheckCopyPart(key string, n int, src string, offset, length int64) error {
+	if err := CheckPart(key, n, length); err != nil {
+		return err
+	}
+	if err := CheckKey("multipart", src); err != nil {
+		return err
+	}
+	if offset < 0 || length < 1 {
+		return NewError("multipart", key, ErrInvalidArgument,
+			fmt.Errorf("part %d: cannot copy %d bytes from offset %d of %q: the range must start at 0 or later and hold at least one byte", n, length, offset, src))
+	}
+	return nil
+}

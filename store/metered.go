@@ -26,16 +26,17 @@ const (
 	ReqDelete          = "delete" // single deletes and batches of up to 1000
 	ReqMultipartCreate = "multipart_create"
 	ReqMultipartPart   = "multipart_part"
+	ReqMultipartCopy   = "multipart_copy" // parts copied inside the store
 	ReqMultipartDone   = "multipart_complete"
 	ReqMultipartAbort  = "multipart_abort"
 	ReqAbortStale      = "abort_stale"
 	BytesRead          = "bytes_read"    // bytes read from Get streams
 	BytesWritten       = "bytes_written" // bytes sent by Put and UploadPart
-	numCounters        = 13
+	numCounters        = 14
 )
 
 var counterNames = [numCounters]string{ReqStat, ReqGet, ReqPut, ReqList, ReqCopy, ReqDelete,
-	ReqMultipartCreate, ReqMultipartPart, ReqMultipartDone, ReqMultipartAbort, ReqAbortStale,
+	ReqMultipartCreate, ReqMultipartPart, ReqMultipartCopy, ReqMultipartDone, ReqMultipartAbort, ReqAbortStale,
 	BytesRead, BytesWritten}
 
 // Metered wraps a Store and counts the requests made through it, by kind,
@@ -182,6 +183,11 @@ func (mp *meteredMultipart) UploadPart(ctx context.Context, n int, r io.Reader, 
 		mp.m.add(BytesWritten, size)
 	}
 	return err
+}
+
+func (mp *meteredMultipart) CopyPart(ctx context.Context, n int, src, srcETag string, offset, length int64) error {
+	mp.m.add(ReqMultipartCopy, 1)
+	return mp.Multipart.CopyPart(ctx, n, src, srcETag, offset, length)
 }
 
 func (mp *meteredMultipart) Complete(ctx context.Context) (Object, error) {

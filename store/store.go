@@ -95,6 +95,13 @@ type Multipart interface {
 	// UploadPart uploads part n from r, which holds exactly size bytes.
 	// Uploading the same n twice replaces the earlier part.
 	UploadPart(ctx context.Context, n int, r io.Reader, size int64) error
+	// CopyPart makes part n from bytes [offset, offset+length) of the object
+	// src in the same bucket, copied inside the store (S3's
+	// UploadPartCopy): a file changed near its end is stored again without
+	// sending its unchanged bytes. src must still have the ETag srcETag,
+	// else ErrPreconditionFailed; a missing src yields ErrNotFound. The
+	// part follows the size rules of UploadPart.
+	CopyPart(ctx context.Context, n int, src, srcETag string, offset, length int64) error
 	// Complete assembles parts 1..N (all of them must have been uploaded)
 	// into the object, which then becomes visible atomically. The
 	// PutOptions conditions given to NewMultipart are checked here.

@@ -93,6 +93,24 @@ func (m *multipart) UploadPart(ctx context.Context, n int, r io.Reader, size int
 	return nil
 }
 
+// CopyPart stores part n from a range of src read through Get, which pins
+// srcETag.
+func (m *multipart) CopyPart(ctx context.Context, n int, src, srcETag string, offset, length int64) error {
+	if err := store.CheckCopyPart(m.key, n, src, offset, length); err != nil {
+		return err
+	}
+	body, obj, err := m.s.Get(ctx, src, store.GetOptions{Offset: offset, Length: length, IfMatch: srcETag})
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	if offset+length > obj.Size {
+		return store.NewError("multipart", m.key, store.ErrInvalidRange,
+			fmt.Errorf("part %d: bytes %d-%d are past the end of %q (%d bytes)", n, offset, offset+length-1, src, obj.Size))
+	}
+	return m.UploadPart(ctx, n, body, length)
+}
+
 func (m *multipart) noSuchUpload() error {
 	return store.NewError("multipart", m.key, store.ErrNotFound,
 		fmt.Errorf("upload %s does not exist (completed or aborted)", m.id))

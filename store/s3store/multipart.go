@@ -71,6 +71,26 @@ func (m *multipart) UploadPart(ctx context.Context, n int, r io.Reader, size int
 	return nil
 }
 
+// CopyPart copies a range of src into part n with UploadPartCopy, pinned
+// to srcETag; it is safe for concurrent use.
+func (m *multipart) CopyPart(ctx context.Context, n int, src, srcETag string, offset, length int64) error {
+	if err := store.CheckCopyPart(m.key, n, src, offset, length); err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, m.s.copyTimeout(length))
+	defer cancel()
+	p, err := m.s.core.CopyObjectPart(cctx, m.s.bucket, src, m.s.bucket, m.key, m.id, n, offset, length,
+		map[string]string{"x-amz-copy-source-if-match": `"` + srcETag + `"`})
+	if err != nil {
+		return wrapErr("multipart", m.key, ctx, cctx, fmt.Errorf("part %d, copied from bytes %d-%d of %q: %w",
+			n, offset, offset+length-1, src, err))
+	}
+	m.mu.Lock()
+	m.parts[n] = minio.ObjectPart{PartNumber: n, ETag: p.ETag, Size: length}
+	m.mu.Unlock()
+	return nil
+}
+
 // Complete assembles parts 1..N under the upload's conditions. When it
 // fails the upload stays open: the caller aborts it (store.Writer does).
 func (m *multipart) Complete(ctx context.Context) (store.Object, error) {

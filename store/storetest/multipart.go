@@ -110,3 +110,51 @@ func testAbortStale(t *testing.T, s store.Store) {
 		t.Fatalf("store lists %q, want just other/1", got)
 	}
 }
+
+// testMultipartCopy: an upload mixes uploaded parts with ranges copied
+// from another object, pinned to that object's ETag.
+func testMultipartCopy(t *testing.T, s store.Store) {
+	ctx := testCtx(t)
+	src := randomData(5, store.MinPartSize+1000)
+	srcObj := put(t, ctx, s, "copy/src", src, store.PutOptions{})
+	uploaded := randomData(6, store.MinPartSize)
+
+	mp, err := s.NewMultipart(ctx, "copy/dst", store.PutOptions{})
+	if err != nil {
+		t.Fatalf("new multipart: %v", err)
+	}
+	defer mp.Abort(ctx)
+	if err := mp.UploadPart(ctx, 1, bytes.NewReader(uploaded), int64(len(uploaded))); err != nil {
+		t.Fatalf("upload part 1: %v", err)
+	}
+	if err := mp.CopyPart(ctx, 2, "copy/src", srcObj.ETag, 1000, store.MinPartSize); err != nil {
+		t.Fatalf("copy part 2 (bytes 1000- of the source): %v", err)
+	}
+	if err := mp.CopyPart(ctx, 3, "copy/src", srcObj.ETag, 0, 1000); err != nil {
+		t.Fatalf("copy part 3 (the source's first 1000 bytes): %v", err)
+	}
+	obj, err := mp.Complete(ctx)
+	if err != nil {
+		t.Fatalf("complete: %v", err)
+	}
+	want := slices.Concat(uploaded, src[1000:], src[:1000])
+	if obj.Size != int64(len(want)) {
+		t.Fatalf("completed object has size %d, want %d", obj.Size, len(want))
+	}
+	wantBody(t, ctx, s, "copy/dst", want)
+
+	bad, err := s.NewMultipart(ctx, "copy/bad", store.PutOptions{})
+	if err != nil {
+		t.Fatalf("new multipart: %v", err)
+	}
+	defer bad.Abort(ctx)
+	err = bad.CopyPart(ctx, 1, "copy/src", "0123456789abcdef0123456789abcdef", 0, 1000)
+	wantKind(t, err, store.ErrPreconditionFailed, "copying a part from a source whose ETag changed")
+	err = bad.CopyPart(ctx, 1, "copy/missing", srcObj.ETag, 0, 1000)
+	wantKind(t, err, store.ErrNotFound, "copying a part from a missing source")
+	if err := bad.CopyPart(ctx, 1, "copy/src", srcObj.ETag, int64(len(src)), 10); err == nil {
+		t.Fatalf("copying bytes past the end of the source succeeded")
+	}
+	err = bad.CopyPart(ctx, 1, "copy/src", srcObj.ETag, 0, 0)
+	wantKind(t, err, store.ErrInvalidArgument, "copying an empty range")
+}

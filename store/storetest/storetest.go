@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CASRace", testCASRace},
 		{"ConditionalMultipart", testConditionalMultipart},
 		{"MultipartAbort", testMultipartAbort},
+		{"MultipartCopy", testMultipartCopy},
 		{"AbortStaleUploads", testAbortStale},
 	}
 	for _, c := range cases {
