@@ -96,9 +96,12 @@
 // streamer still in memory moves to a staging file for random access (or
 // when the memory budget is spent: it spills rather than waits).
 //
-// close(2) (FLUSH) and fsync commit: a staging file fetches the missing
-// ranges of the old object and uploads the whole content; a streamer
-// completes its upload. close and fsync return only after the store has
+// close(2) (FLUSH) and fsync commit: a staging file bigger than a part is
+// stored as a patch (patch.go): a multipart upload that copies the blocks
+// not changed here from the old object inside the store and sends only
+// the changed ones, after fetching their missing ranges; a smaller one
+// fetches what it lacks and is stored whole. A streamer completes its
+// upload. close and fsync return only after the store has
 // the data; a failed upload is their error (EIO, or ENOSPC when the store
 // is full) and is logged. A staging file keeps its changes to be retried
 // by the next close or fsync and at unmount; a failed streaming upload
@@ -125,10 +128,13 @@
 //     only grows files (EOPNOTSUPP for hole punching and other modes).
 //   - atime is not stored. Setting attributes of a clean file rewrites its
 //     metadata with a server-side copy onto itself.
-//   - Committing a file modified in place uploads the whole object (a store
-//     has no partial overwrite): appending one byte to a 1 GiB file costs a
-//     1 GiB download (of the ranges not already local) and upload; so does
-//     each fsync of such a file.
+//   - A store has no partial overwrite: committing a file modified in place
+//     writes a new object. Its unchanged blocks (PartSize each) are copied
+//     inside the store, but the copy still takes the store's time: appending
+//     one byte to a 1 GiB file sends one block at most and copies 1 GiB on
+//     the server side (about 2 s on a local MinIO), at each close or fsync
+//     that follows a change. A base object replaced elsewhere meanwhile makes
+//     the copy fail; the commit then needs every byte locally, else fails.
 //   - Random access (a read, an overwrite, a truncate) to a new file that
 //     is streaming past its first part commits what was written so far,
 //     then continues in a staging file: that intermediate state is visible

@@ -35,6 +35,7 @@ type staged struct {
 	size    int64
 	base    base
 	present extent.Set // bytes of [0, base.limit) held locally
+	changed extent.Set // bytes written here since the base was stored
 }
 
 func newStaged(f *fsys, b base) *staged {
@@ -132,6 +133,7 @@ func (s *staged) writeAt(ctx context.Context, p []byte, off int64) error {
 		return fmt.Errorf("writing the staging file: %w", err)
 	}
 	s.present.Add(off, off+int64(len(p)))
+	s.changed.Add(off, off+int64(len(p)))
 	s.size = max(s.size, off+int64(len(p)))
 	return nil
 }
@@ -146,16 +148,33 @@ func (s *staged) truncate(size int64) error {
 	}
 	if size < s.size {
 		s.present.Truncate(size)
+		s.changed.Truncate(size)
 		s.base.limit = min(s.base.limit, size)
 	}
 	s.size = size
 	return nil
 }
 
-// commit fetches what is still missing of the base, then uploads the
-// whole content as key. On success the staging file holds exactly the
-// new object, which becomes its base.
+// commit stores the content as key: as a patch of the base when much of
+// it is unchanged (see patch.go), else whole. On success the new object
+// becomes the base.
 func (s *staged) commit(ctx context.Context, key string, opts store.PutOptions) (store.Object, error) {
+	if p := s.planPatch(); p != nil {
+		obj, err := s.commitPatch(ctx, key, opts, p)
+		if !errors.Is(err, errBaseGone) {
+			return obj, err
+		}
+		// The base changed or went away: store what is here, as before,
+		// which works when everything is local and fails as it should
+		// otherwise.
+	}
+	return s.commitWhole(ctx, key, opts)
+}
+
+// commitWhole fetches what is still missing of the base, then uploads the
+// whole content as key. On success the staging file holds exactly the
+// new object.
+func (s *staged) commitWhole(ctx context.Context, key string, opts store.PutOptions) (store.Object, error) {
 	if err := s.fill(ctx, 0, s.base.limit); err != nil {
 		return store.Object{}, err
 	}
@@ -172,6 +191,7 @@ func (s *staged) commit(ctx context.Context, key string, opts store.PutOptions) 
 	s.base = base{key: key, etag: obj.ETag, limit: s.size}
 	s.present = extent.Set{}
 	s.present.Add(0, s.size)
+	s.changed = extent.Set{}
 	return obj, nil
 }
 

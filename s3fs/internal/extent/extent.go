@@ -63,5 +63,14 @@ func (s *Set) Gaps(start, end int64) []Range {
 // Contains reports whether all of [start, end) is in the set.
 func (s *Set) Contains(start, end int64) bool { return len(s.Gaps(start, end)) == 0 }
 
+// Overlaps reports whether any byte of [start, end) is in the set.
+func (s *Set) Overlaps(start, end int64) bool {
+	if start >= end {
+		return false
+	}
+	g := s.Gaps(start, end)
+	return len(g) != 1 || g[0] != Range{start, end}
+}
+
 // Ranges returns a copy of the ranges in the set.
 func (s *Set) Ranges() []Range { return append([]Range(nil), s.rs...) }

@@ -43,10 +43,15 @@ func TestAgainstBitmap(t *testing.T) {
 				covered[i] = true
 			}
 		}
+		any := false
 		for i := qa; i < qb; i++ {
 			if covered[i] == model[i] {
 				t.Fatalf("op %d: byte %d: gap=%v present=%v", op, i, covered[i], model[i])
 			}
+			any = any || model[i]
+		}
+		if got := s.Overlaps(qa, qb); got != any {
+			t.Fatalf("op %d: Overlaps(%d, %d) = %v, want %v (%v)", op, qa, qb, got, any, s.Ranges())
 		}
 	}
 }
