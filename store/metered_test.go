@@ -69,13 +69,14 @@ func TestMeteredCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	mp, _ = m.NewMultipart(ctx, "d", store.PutOptions{})
+	mp.CopyPart(ctx, 1, "a", "0123", 0, 1) // fails: the ETag differs
 	mp.Abort(ctx)
 	m.Delete(ctx, "a")
 	m.DeleteMany(ctx, []string{"b", "c"})
 	m.AbortStaleUploads(ctx, "", 0)
 	want := map[string]int64{
 		store.ReqPut: 1, store.ReqStat: 2, store.ReqGet: 1, store.ReqCopy: 1,
-		store.ReqMultipartCreate: 2, store.ReqMultipartPart: 1, store.ReqMultipartDone: 1,
+		store.ReqMultipartCreate: 2, store.ReqMultipartPart: 1, store.ReqMultipartCopy: 1, store.ReqMultipartDone: 1,
 		store.ReqMultipartAbort: 1, store.ReqDelete: 2, store.ReqAbortStale: 1, store.ReqList: 0,
 		store.BytesRead: 3, store.BytesWritten: 7,
 	}
