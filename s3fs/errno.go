@@ -27,6 +27,8 @@ func toErrno(err error) syscall.Errno {
 		return syscall.ENOSPC
 	case errors.Is(err, store.ErrInvalidArgument), errors.Is(err, store.ErrInvalidRange):
 		return syscall.EINVAL
+	case errors.Is(err, store.ErrNotSupported):
+		return syscall.EOPNOTSUPP
 	case errors.As(err, &storeErr):
 		// A network failure wraps the socket's errno (ECONNREFUSED...),
 		// which means nothing to a caller of read or write.

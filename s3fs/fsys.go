@@ -3,6 +3,7 @@ package s3fs
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,6 +25,9 @@ type fsys struct {
 	root    *dirNode
 	started time.Time // the mtime of directories without metadata
 	odd     oddKeys
+	// noPartCopy is set once the store refused to copy a part: files
+	// modified in place are then stored whole (see patch.go).
+	noPartCopy atomic.Bool
 
 	mu    sync.Mutex
 	dirty map[*fileNode]struct{} // files with local changes not yet in the store

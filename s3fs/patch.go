@@ -44,7 +44,7 @@ var errBaseGone = errors.New("the stored file changed while it was being modifie
 // file fits in one part: then storing it whole is as cheap.
 func (s *staged) planPatch() []patchPart {
 	block := s.patchBlock()
-	if s.size <= block || s.base.limit < block {
+	if s.size <= block || s.base.limit < block || s.f.noPartCopy.Load() {
 		return nil
 	}
 	var parts []patchPart
@@ -108,8 +108,11 @@ func (s *staged) commitPatch(ctx context.Context, key string, opts store.PutOpti
 		if aerr := mp.Abort(actx); aerr != nil {
 			s.f.log.WithError(aerr).WithField("key", key).Warn("aborting a failed upload; the store's stale-upload cleanup will remove it")
 		}
-		if errors.Is(err, store.ErrPreconditionFailed) || errors.Is(err, store.ErrNotFound) {
+		switch {
+		case errors.Is(err, store.ErrPreconditionFailed) || errors.Is(err, store.ErrNotFound):
 			err = fmt.Errorf("%w: %w", errBaseGone, err)
+		case errors.Is(err, store.ErrNotSupported) && !s.f.noPartCopy.Swap(true):
+			s.f.log.WithError(err).Warn("the store cannot copy parts (UploadPartCopy): files modified in place are stored whole from now on")
 		}
 		return store.Object{}, err
 	}

@@ -3,6 +3,7 @@ package s3fs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -115,4 +116,50 @@ func wantStored(t *testing.T, st store.Store, key string, want []byte) {
 	if !bytes.Equal(data, want) {
 		t.Fatalf("%s holds %d bytes that differ from the %d expected", key, len(data), len(want))
 	}
+}
+
+// TestPatchWithoutPartCopy: on a store that does not implement
+// UploadPartCopy, a modified file is stored whole, and the mount stops
+// trying after the first refusal.
+func TestPatchWithoutPartCopy(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		const block = store.MinPartSize
+		model := pattern(3, 2*block+10)
+		putObject(t, st, "v/big", model, nil)
+		m := store.NewMetered(noPartCopy{st})
+		mt := mount(t, m, Options{Prefix: "v/", PartSize: block})
+		for i := range 2 {
+			m.Reset()
+			f, err := os.OpenFile(mt.path("big"), os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Write([]byte("more")); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatalf("append %d: close: %v", i+1, err)
+			}
+			model = append(model, "more"...)
+			wantStored(t, st, "v/big", model)
+			if got, want := m.Snapshot()[store.ReqMultipartCopy], int64(1-i); got != want {
+				t.Errorf("append %d: %d parts copied, want %d", i+1, got, want)
+			}
+		}
+	})
+}
+
+// noPartCopy is a store whose multipart uploads refuse CopyPart, as a
+// service without UploadPartCopy does.
+type noPartCopy struct{ store.Store }
+
+func (s noPartCopy) NewMultipart(ctx context.Context, key string, opts store.PutOptions) (store.Multipart, error) {
+	mp, err := s.Store.NewMultipart(ctx, key, opts)
+	return refusingCopy{mp}, err
+}
+
+type refusingCopy struct{ store.Multipart }
+
+func (refusingCopy) CopyPart(ctx context.Context, n int, src, srcETag string, offset, length int64) error {
+	return store.NewError("multipart", src, store.ErrNotSupported, errors.New("NotImplemented: UploadPartCopy"))
 }

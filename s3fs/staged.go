@@ -161,12 +161,12 @@ func (s *staged) truncate(size int64) error {
 func (s *staged) commit(ctx context.Context, key string, opts store.PutOptions) (store.Object, error) {
 	if p := s.planPatch(); p != nil {
 		obj, err := s.commitPatch(ctx, key, opts, p)
-		if !errors.Is(err, errBaseGone) {
+		if !errors.Is(err, errBaseGone) && !errors.Is(err, store.ErrNotSupported) {
 			return obj, err
 		}
-		// The base changed or went away: store what is here, as before,
-		// which works when everything is local and fails as it should
-		// otherwise.
+		// The base changed or went away, or the store cannot copy parts:
+		// store what is here whole, which works when everything is local
+		// or can still be fetched, and fails as it should otherwise.
 	}
 	return s.commitWhole(ctx, key, opts)
 }

@@ -25,6 +25,9 @@ var (
 	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrNoSpace: the store is out of space or over quota.
 	ErrNoSpace = errors.New("no space left in store")
+	// ErrNotSupported: the store does not implement the request (S3's
+	// NotImplemented), e.g. a service without UploadPartCopy.
+	ErrNotSupported = errors.New("not supported by the store")
 )
 
 // Error is the error every Store method returns: the operation, the key, the

@@ -55,6 +55,8 @@ var kindsByCode = map[string]error{
 	"XMinioInvalidObjectName": store.ErrInvalidArgument,
 	"MetadataTooLarge":        store.ErrInvalidArgument,
 	"MalformedXML":            store.ErrInvalidArgument,
+
+	"NotImplemented": store.ErrNotSupported,
 }
 
 // kindOf classifies an error from minio-go.
