@@ -34,10 +34,12 @@ func TestFsx(t *testing.T) {
 			seed = v
 		}
 		t.Logf("fsx: %d operations, seed %d (replay with S3FS_FSX_SEED=%d)", ops, seed, seed)
-		mt := mount(t, st, Options{Prefix: "fsx/", PartSize: store.MinPartSize})
+		m := store.NewMetered(st)
+		mt := mount(t, m, Options{Prefix: "fsx/", PartSize: store.MinPartSize})
 		x := &fsx{t: t, mt: mt, rng: rand.New(rand.NewPCG(seed, seed^0x5eed))}
-		// File 0 grows past a part, so its commits are multipart uploads.
-		x.files = []*fsxFile{{name: "big", max: 6 << 20}, {name: "a", max: 1 << 20}, {name: "b", max: 1 << 20}, {name: "c", max: 256 << 10}}
+		// File 0 grows past two parts, so its commits are multipart
+		// uploads, mostly patches of the stored file (see patch.go).
+		x.files = []*fsxFile{{name: "big", max: 12 << 20}, {name: "a", max: 1 << 20}, {name: "b", max: 1 << 20}, {name: "c", max: 256 << 10}}
 		defer x.closeAll()
 		for i := range ops {
 			x.op = i
@@ -48,6 +50,11 @@ func TestFsx(t *testing.T) {
 		}
 		x.remount()
 		t.Logf("fsx: %v", x.counts)
+		reqs := m.Snapshot()
+		t.Logf("fsx: store requests %v", reqs)
+		if reqs[store.ReqMultipartCopy] == 0 {
+			t.Errorf("no commit of the big file was a patch: the run did not test them")
+		}
 	})
 }
 
