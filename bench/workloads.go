@@ -21,8 +21,8 @@ const (
 )
 
 // seqRead: workload 1. One reader through the mount, cold, against raw
-// parallel ranged GETs of the same object. The sides take turns, twice
-// each, and every read starts cold: the page cache (which holds MinIO's
+// parallel ranged GETs of the same object. The sides take turns
+// (seqRounds each), and every read starts cold: the page cache (which holds MinIO's
 // copy of the object too) is dropped before it.
 func (b *bench) seqRead() error {
 	n := b.sz.SeqBytes
@@ -89,7 +89,7 @@ func readWhole(path string, want int64) error {
 
 // seqWrite: workload 2. dd-style 1 MiB writes then close, against a raw
 // multipart upload with the same part size and parallelism. The sides take
-// turns, twice each, and each starts with MinIO's earlier writes flushed
+// turns (seqRounds each), and each starts with MinIO's earlier writes flushed
 // to disk, so that neither pays for the other's write-back.
 func (b *bench) seqWrite() error {
 	n := b.sz.SeqBytes
@@ -127,42 +127,67 @@ func (b *bench) seqWrite() error {
 
 // seqRounds is how many times each side reads or writes the file in the
 // sequential workloads.
-const seqRounds = 2
+const seqRounds = 4
 
-// takeTurns runs raw, then mounted, seqRounds times each, every turn
-// starting with the page cache dropped (which also flushes MinIO's earlier
-// writes, so neither side pays for the other's write-back); freshMount
-// mounts anew before each mounted turn, so nothing is cached there either.
-// It returns each side's total time and the requests the mount made.
+// takeTurns runs raw and mounted seqRounds times each, in turns (see
+// inTurn), every turn starting with the page cache dropped (which also
+// flushes MinIO's earlier writes, so neither side pays for the other's
+// write-back); freshMount mounts anew before each mounted turn, so nothing
+// is cached there either. It returns each side's total time and the
+// requests the mount made.
 func (b *bench) takeTurns(freshMount bool, raw, mounted func() error) (rawTime, fsTime time.Duration, reqs map[string]int64, err error) {
-	for range seqRounds {
+	rawTurn := func() error {
 		if err := dropCaches(); err != nil {
-			return 0, 0, nil, err
+			return err
 		}
 		d, err := timed(raw)
 		if err != nil {
-			return 0, 0, nil, fmt.Errorf("raw side: %w", err)
+			return fmt.Errorf("raw side: %w", err)
 		}
 		rawTime += d
+		return nil
+	}
+	mountedTurn := func() error {
 		if freshMount {
 			if err := b.mount(); err != nil {
-				return 0, 0, nil, err
+				return err
 			}
 		}
 		if err := dropCaches(); err != nil {
-			return 0, 0, nil, err
+			return err
 		}
+		var d time.Duration
 		roundReqs, err := b.counted(func() (err error) {
 			d, err = timed(mounted)
 			return err
 		})
 		if err != nil {
-			return 0, 0, nil, fmt.Errorf("through the mount: %w", err)
+			return fmt.Errorf("through the mount: %w", err)
 		}
 		fsTime += d
 		reqs = addCounts(reqs, roundReqs)
+		return nil
+	}
+	for round := range seqRounds {
+		if err := inTurn(round, rawTurn, mountedTurn); err != nil {
+			return 0, 0, nil, err
+		}
 	}
 	return rawTime, fsTime, reqs, nil
+}
+
+// inTurn runs the two sides of one round: raw first in even rounds, the
+// mount first in odd ones. The store's speed drifts through a run (its
+// disk, its caches), so neither side may always be the one that follows.
+func inTurn(round int, raw, mounted func() error) error {
+	first, second := raw, mounted
+	if round%2 == 1 {
+		first, second = mounted, raw
+	}
+	if err := first(); err != nil {
+		return err
+	}
+	return second()
 }
 
 // writeWhole writes n bytes of the pattern in 1 MiB writes, then closes.
@@ -256,7 +281,7 @@ func (b *bench) firstByte() error {
 
 // randomReads: workload 4. 256 KiB at random offsets of the big file for a
 // while, with 1 and 8 threads; latency percentiles against raw ranged GETs.
-// The sides take turns, twice each, reading the same offsets. Each read's
+// The sides take turns (randomRounds each), reading the same offsets. Each read's
 // pages are dropped from the page cache after it, so a later read of the
 // same range goes to the filesystem again.
 func (b *bench) randomReads() error {
@@ -273,28 +298,37 @@ func (b *bench) randomReads() error {
 			return err
 		}
 		for round := range randomRounds {
-			err := b.forDuration(threads, turn, round, func(_ int, rng *rand.Rand, buf []byte) error {
-				off := rng.Int64N(n - size)
-				d, err := timed(func() error {
-					rc, _, err := b.raw.Get(b.ctx, seqKey, store.GetOptions{Offset: off, Length: size})
-					if err != nil {
+			rawTurn := func() error {
+				err := b.forDuration(threads, turn, round, func(_ int, rng *rand.Rand, buf []byte) error {
+					off := rng.Int64N(n - size)
+					d, err := timed(func() error {
+						rc, _, err := b.raw.Get(b.ctx, seqKey, store.GetOptions{Offset: off, Length: size})
+						if err != nil {
+							return err
+						}
+						defer rc.Close()
+						_, err = io.ReadFull(rc, buf[:size])
 						return err
-					}
-					defer rc.Close()
-					_, err = io.ReadFull(rc, buf[:size])
+					})
+					raw.add(d)
 					return err
 				})
-				raw.add(d)
+				if err != nil {
+					return fmt.Errorf("raw random reads: %w", err)
+				}
+				return nil
+			}
+			mountedTurn := func() error {
+				roundReqs, err := b.randomThroughMount(threads, turn, round, size, &fs)
+				if err != nil {
+					return fmt.Errorf("random reads through the mount: %w", err)
+				}
+				reqs = addCounts(reqs, roundReqs)
+				return nil
+			}
+			if err := inTurn(round, rawTurn, mountedTurn); err != nil {
 				return err
-			})
-			if err != nil {
-				return fmt.Errorf("raw random reads: %w", err)
 			}
-			roundReqs, err := b.randomThroughMount(threads, turn, round, size, &fs)
-			if err != nil {
-				return fmt.Errorf("random reads through the mount: %w", err)
-			}
-			reqs = addCounts(reqs, roundReqs)
 		}
 		for _, p := range []float64{50, 99} {
 			r := row{Workload: "4 random 256 KiB reads", Metric: fmt.Sprintf("%d thread(s), p%.0f latency (%d reads)", threads, p, len(fs.d)),
@@ -310,7 +344,7 @@ func (b *bench) randomReads() error {
 }
 
 // randomRounds is how many turns each side takes in the random workload.
-const randomRounds = 2
+const randomRounds = 4
 
 // randomThroughMount is one turn of the mount's side of randomReads: each
 // thread reads its own open file.
@@ -397,34 +431,43 @@ func (b *bench) smallFiles() error {
 		var reqs map[string]int64
 		for r := range rounds {
 			first, last := r*count/rounds, (r+1)*count/rounds
-			err := parallel(writers, last-first, func(i int) error {
-				d, err := timed(func() error {
-					_, err := b.raw.Put(b.ctx, fmt.Sprintf("%s/raw/f%05d", prefix, first+i), &patternReader{n: size}, size, store.PutOptions{})
-					return err
-				})
-				raw.add(d)
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("raw PUTs: %w", err)
-			}
-			roundReqs, err := b.counted(func() error {
-				d, err := timed(func() error {
-					return parallel(writers, last-first, func(i int) error {
-						d, err := timed(func() error {
-							return phases.writeSmall(filepath.Join(dir, fmt.Sprintf("f%05d", first+i)), data)
-						})
-						fs.add(d)
+			rawTurn := func() error {
+				err := parallel(writers, last-first, func(i int) error {
+					d, err := timed(func() error {
+						_, err := b.raw.Put(b.ctx, fmt.Sprintf("%s/raw/f%05d", prefix, first+i), &patternReader{n: size}, size, store.PutOptions{})
 						return err
 					})
+					raw.add(d)
+					return err
 				})
-				fsTime += d
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("creating files through the mount: %w", err)
+				if err != nil {
+					return fmt.Errorf("raw PUTs: %w", err)
+				}
+				return nil
 			}
-			reqs = addCounts(reqs, roundReqs)
+			mountedTurn := func() error {
+				roundReqs, err := b.counted(func() error {
+					d, err := timed(func() error {
+						return parallel(writers, last-first, func(i int) error {
+							d, err := timed(func() error {
+								return phases.writeSmall(filepath.Join(dir, fmt.Sprintf("f%05d", first+i)), data)
+							})
+							fs.add(d)
+							return err
+						})
+					})
+					fsTime += d
+					return err
+				})
+				if err != nil {
+					return fmt.Errorf("creating files through the mount: %w", err)
+				}
+				reqs = addCounts(reqs, roundReqs)
+				return nil
+			}
+			if err := inTurn(r, rawTurn, mountedTurn); err != nil {
+				return err
+			}
 		}
 		r := row{Workload: "5 small files", Metric: fmt.Sprintf("%d x 4 KiB create+close, %d writer(s), mean", count, writers),
 			Unit: "ms", S3vol: fs.mean(), Raw: raw.mean(), Target: "<= 1.2x raw PUT", Requests: reqs,
