@@ -41,11 +41,12 @@ var errBaseGone = errors.New("the stored file changed while it was being modifie
 // planPatch splits the file into blocks of a part each and returns the
 // parts of a patch: runs of unchanged blocks become copied parts, changed
 // blocks sent parts. It returns nil when there is nothing to copy, when
-// the file fits in one part (storing it whole is as cheap) and when the
-// store has refused to copy parts.
+// the file fits in one part (storing it whole is as cheap), when the
+// base's version is unknown (a copy could not be pinned to it) and when
+// the store has refused to copy parts.
 func (s *staged) planPatch() []patchPart {
 	block := s.patchBlock()
-	if s.size <= block || s.base.limit < block || s.f.noPartCopy.Load() {
+	if s.size <= block || s.base.limit < block || s.base.etag == "" || s.f.noPartCopy.Load() {
 		return nil
 	}
 	var parts []patchPart
