@@ -101,9 +101,9 @@
 // not changed here from the old object inside the store and sends only
 // the changed ones, after fetching their missing ranges; a smaller one
 // fetches what it lacks and is stored whole. A streamer completes its
-// upload. close and fsync return only after the store has
-// the data; a failed upload is their error (EIO, or ENOSPC when the store
-// is full) and is logged. A staging file keeps its changes to be retried
+// upload. close and fsync return only after the store has the data; a
+// failed upload is their error (EIO, or ENOSPC when the store is full)
+// and is logged. A staging file keeps its changes to be retried
 // by the next close or fsync and at unmount; a failed streaming upload
 // fails the writes that follow (EIO) and its content is lost, as its parts
 // cannot be read back. An object becomes visible whole when its upload
