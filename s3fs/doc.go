@@ -88,8 +88,11 @@
 // small file costs one PUT at close and can still be read back), and once
 // it outgrows PartSize a multipart upload starts and parts go up in the
 // background while the writer writes (store.Writer, UploadConcurrency
-// parts in flight). Anything else (writes into, appends to or truncates of
-// an existing file, or random access to a streamed one) goes to a staging
+// parts in flight); the first part is also kept in a local file, where
+// it can be read back and overwritten (a header filled in at the end),
+// and is sent again at close if it was overwritten. Anything
+// else (writes into, appends to or truncates of an existing file, or
+// random access past a streamed file's first part) goes to a staging
 // file: a sparse, unlinked file in CacheDir holding the bytes written
 // here and the ranges of the stored object fetched so far (in 256 KiB
 // blocks, only where a read needs them); nothing is fetched up front. A
@@ -135,10 +138,10 @@
 //     the server side (about 2 s on a local MinIO), at each close or fsync
 //     that follows a change. A base object replaced elsewhere meanwhile makes
 //     the copy fail; the commit then needs every byte locally, else fails.
-//   - Random access (a read, an overwrite, a truncate) to a new file that
-//     is streaming past its first part commits what was written so far,
-//     then continues in a staging file: that intermediate state is visible
-//     to other readers before close.
+//   - Random access (a read, an overwrite, a truncate) past the first part
+//     of a new file that is streaming past it commits what was written so
+//     far, then continues in a staging file: that intermediate state is
+//     visible to other readers before close.
 //   - A file streamed past one part keeps the upload's start as its mtime
 //     (a chmod, chown or explicit utimes during the write is applied with a
 //     copy onto itself at close).

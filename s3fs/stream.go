@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/s3vol/s3vol/store"
 )
@@ -28,8 +29,11 @@ const wholePartAfter = 1 << 20
 // can still be read back or rewritten; once the file outgrows one part a
 // multipart upload starts and every further part is uploaded in the
 // background while the writer keeps writing, in bounded memory (the
-// store.Writer's parts come from the memory budget). Anything but an
-// append then needs the staging file (errNeedStaging).
+// store.Writer's parts come from the memory budget). The first part is
+// also kept in a local file (the head), so that it can still be read back
+// and overwritten: many formats rewrite a header at offset 0 once the rest
+// is written (WAV, MP4, HDF5), and the head's part is then sent again at
+// close. Any other random access needs the staging file (errNeedStaging).
 type streamer struct {
 	f *fsys
 	// start names the object and its attributes when the upload starts.
@@ -43,6 +47,10 @@ type streamer struct {
 	sent   attrs         // the attributes sent with the upload
 	cancel context.CancelFunc
 	err    error // the upload's failure: the content is lost
+
+	head      *os.File // the first part's bytes once uploading; nil if it could not be kept
+	headSize  int64    // bytes of the first part in head
+	headDirty bool     // head was overwritten since its part was sent
 }
 
 func newStreamer(f *fsys, start func() (string, attrs)) *streamer {
@@ -58,7 +66,7 @@ func (s *streamer) writeAt(ctx context.Context, p []byte, off int64) error {
 		return s.err
 	}
 	if off != s.size {
-		return errNeedStaging
+		return s.overwriteHead(p, off)
 	}
 	end := s.size + int64(len(p))
 	if s.w == nil && end <= s.f.opts.PartSize {
@@ -78,6 +86,7 @@ func (s *streamer) writeAt(ctx context.Context, p []byte, off int64) error {
 	if _, err := s.w.Write(p); err != nil {
 		return s.failed(err)
 	}
+	s.keepHead(p, s.size)
 	s.size = end
 	return nil
 }
@@ -122,8 +131,10 @@ func (s *streamer) startUpload() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.w = s.f.newWriter(ctx, s.key, store.PutOptions{Metadata: s.sent.metadata(kindFile)}, 0)
+	s.openHead()
 	if s.buf != nil {
 		// The buffered bytes become the first part as they are.
+		s.keepHead(s.buf, 0)
 		buf := s.buf
 		s.buf = nil
 		if _, err := s.w.Adopt(buf); err != nil {
@@ -131,6 +142,63 @@ func (s *streamer) startUpload() error {
 		}
 	}
 	return nil
+}
+
+// openHead creates the head file, unlinked at once. Without it the
+// stream still works: random access then commits and stages.
+func (s *streamer) openHead() {
+	var file *os.File
+	err := os.MkdirAll(s.f.opts.CacheDir, 0o700)
+	if err == nil {
+		file, err = os.CreateTemp(s.f.opts.CacheDir, "head-*")
+	}
+	if err == nil {
+		err = os.Remove(file.Name())
+	}
+	if err != nil {
+		s.f.log.WithError(err).Warn("keeping the first part of a file being written failed; rewriting its start will commit what was written so far")
+		if file != nil {
+			file.Close()
+		}
+		return
+	}
+	s.head = file
+}
+
+// keepHead copies what p, written at off, holds of the first part into
+// the head.
+func (s *streamer) keepHead(p []byte, off int64) {
+	part := s.f.opts.PartSize
+	if s.head == nil || off >= part {
+		return
+	}
+	p = p[:min(int64(len(p)), part-off)]
+	if _, err := s.head.WriteAt(p, off); err != nil {
+		s.f.log.WithError(err).Warn("keeping the first part of a file being written failed; rewriting its start will commit what was written so far")
+		s.dropHead()
+		return
+	}
+	s.headSize = off + int64(len(p))
+}
+
+// overwriteHead writes p at off into the head when it lies within the
+// first part, already sent; anything else needs the staging file.
+func (s *streamer) overwriteHead(p []byte, off int64) error {
+	if s.w == nil || s.head == nil || off+int64(len(p)) > s.headSize {
+		return errNeedStaging
+	}
+	if _, err := s.head.WriteAt(p, off); err != nil {
+		return fmt.Errorf("overwriting the start of a file being written: %w", err)
+	}
+	s.headDirty = true
+	return nil
+}
+
+func (s *streamer) dropHead() {
+	if s.head != nil {
+		s.head.Close()
+		s.head, s.headSize = nil, 0
+	}
 }
 
 // failed records an upload failure: the parts already sent cannot be
@@ -148,12 +216,25 @@ func (s *streamer) readAt(ctx context.Context, p []byte, off int64) (int, error)
 		return 0, s.err
 	}
 	if s.w != nil {
-		return 0, errNeedStaging
+		return s.readHead(p, off)
 	}
 	if off >= s.size {
 		return 0, nil
 	}
 	return copy(p, s.buf[off:]), nil
+}
+
+// readHead serves a read that lies within the head. A read that goes past
+// it needs the staging file: a short read would look like the file's end.
+func (s *streamer) readHead(p []byte, off int64) (int, error) {
+	if s.head == nil || off+int64(len(p)) > s.headSize {
+		return 0, errNeedStaging
+	}
+	n, err := s.head.ReadAt(p, off)
+	if err != nil {
+		return n, fmt.Errorf("reading the start of a file being written: %w", err)
+	}
+	return n, nil
 }
 
 func (s *streamer) truncate(size int64) error {
@@ -186,9 +267,15 @@ func (s *streamer) commit(ctx context.Context, key string, opts store.PutOptions
 		defer cancel()
 		return s.f.st.Put(ctx, key, bytes.NewReader(s.buf), s.size, opts)
 	}
+	if s.headDirty {
+		if err := s.w.ReplacePart(1, s.head, s.headSize); err != nil {
+			return store.Object{}, s.failed(err)
+		}
+	}
 	if err := s.w.Close(); err != nil {
 		return store.Object{}, s.failed(err)
 	}
+	s.dropHead()
 	s.cancel()
 	obj := s.w.Object()
 	if key != s.key {
@@ -226,4 +313,5 @@ func (s *streamer) close() {
 		s.cancel()
 	}
 	s.releaseBuf()
+	s.dropHead()
 }

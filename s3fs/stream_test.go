@@ -110,3 +110,54 @@ func TestStreaming(t *testing.T) {
 		}
 	})
 }
+
+// TestHeaderRewrittenWhileStreaming: a writer that goes back to fill in a
+// header at the start of a file it is streaming (WAV, MP4, HDF5 do) reads
+// and overwrites the first part locally; nothing shows in the store before
+// close, and the first part is sent again with the new header.
+func TestHeaderRewrittenWhileStreaming(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		const part = store.MinPartSize
+		m := store.NewMetered(st)
+		mt := mount(t, m, Options{Prefix: "v/", PartSize: part})
+		model := pattern(5, 2*part+1000)
+		m.Reset()
+		f, err := os.Create(mt.path("rec.wav"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.Write(model); err != nil {
+			t.Fatal(err)
+		}
+		header := []byte("RIFF\x24\x00\x50\x00WAVE")
+		if _, err := f.WriteAt(header, 0); err != nil {
+			t.Fatal(err)
+		}
+		copy(model, header)
+		got := make([]byte, 64<<10)
+		if _, err := f.ReadAt(got, 0); err != nil || !bytes.Equal(got, model[:len(got)]) {
+			t.Fatalf("reading the rewritten header back: %v", err)
+		}
+		if _, _, err := getObject(t, st, "v/rec.wav"); !store.IsNotFound(err) {
+			t.Fatalf("rewriting the header made the file visible before close: %v", err)
+		}
+		more := pattern(6, 1<<20)
+		if _, err := f.Write(more); err != nil {
+			t.Fatal(err)
+		}
+		model = append(model, more...)
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		wantStored(t, st, "v/rec.wav", model)
+		reqs := m.Snapshot()
+		// Three parts sent while writing and the first once more at close,
+		// in one upload; nothing read back or copied.
+		if reqs[store.ReqMultipartPart] != 4 || reqs[store.BytesWritten] != int64(len(model)+part) ||
+			reqs[store.ReqMultipartCreate] != 1 || reqs[store.ReqMultipartDone] != 1 ||
+			reqs[store.ReqGet] != 0 || reqs[store.ReqMultipartCopy] != 0 || reqs[store.ReqCopy] != 0 {
+			t.Errorf("requests: %v; want one upload of 4 parts (%d bytes), no GET or copy", reqs, len(model)+part)
+		}
+	})
+}

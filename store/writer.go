@@ -76,9 +76,18 @@ type Writer struct {
 	mu  sync.Mutex
 	err error // first failure of an upload
 
+	replace []replacement // parts to upload again at Close
+
 	closed   bool
 	closeErr error
 	obj      Object
+}
+
+// replacement is a part uploaded again at Close (see ReplacePart).
+type replacement struct {
+	n    int
+	r    io.ReaderAt
+	size int64
 }
 
 // errWriterClosed is returned by writes after Close or Abort.
@@ -154,6 +163,28 @@ func (w *Writer) Adopt(buf []byte) (int, error) {
 	w.buf, w.fill = buf[:cap(buf)], len(buf)
 	w.total += int64(len(buf))
 	return len(buf), nil
+}
+
+// ReplacePart has part n, already handed to the upload, uploaded again at
+// Close from the size bytes of r, once the parts in flight are done: the
+// bytes of a part sent earlier were overwritten since (a header rewritten
+// at the end of a file). r must stay readable until Close returns.
+func (w *Writer) ReplacePart(n int, r io.ReaderAt, size int64) error {
+	if w.closed {
+		return NewError("write", w.key, ErrInvalidArgument, errWriterClosed)
+	}
+	if n < 1 || n > w.parts {
+		return NewError("write", w.key, ErrInvalidArgument,
+			fmt.Errorf("part %d cannot be replaced: %d parts were sent so far", n, w.parts))
+	}
+	for i := range w.replace {
+		if w.replace[i].n == n {
+			w.replace[i] = replacement{n, r, size}
+			return nil
+		}
+	}
+	w.replace = append(w.replace, replacement{n, r, size})
+	return nil
 }
 
 // ensureRoom makes sure buf has free space: it uploads a full buffer and
@@ -300,6 +331,11 @@ func (w *Writer) commit() error {
 	w.wg.Wait()
 	if err := w.failure(); err != nil {
 		return err
+	}
+	for _, p := range w.replace {
+		if err := w.mp.UploadPart(w.ctx, p.n, io.NewSectionReader(p.r, 0, p.size), p.size); err != nil {
+			return err
+		}
 	}
 	obj, err := w.mp.Complete(w.ctx)
 	if err != nil {

@@ -180,6 +180,33 @@ func TestWriterAdopt(t *testing.T) {
 	}
 }
 
+// A part sent earlier and replaced before Close holds the new bytes in
+// the object; a part not sent yet cannot be replaced.
+func TestWriterReplacePart(t *testing.T) {
+	m, _ := newS3(t, nil)
+	data := randomBytes(11, 2*part+1000)
+	w := store.NewWriter(ctxT(t), m, "replaced", store.PutOptions{}, store.WriterOptions{PartSize: part})
+	defer w.Abort()
+	if err := w.ReplacePart(1, bytes.NewReader(nil), 0); err == nil {
+		t.Fatal("replacing a part before it was sent succeeded")
+	}
+	if err := writeInChunks(w, data); err != nil {
+		t.Fatal(err)
+	}
+	first := bytes.Clone(data[:part])
+	copy(first[10:], "a new header")
+	if err := w.ReplacePart(1, bytes.NewReader(first), part); err != nil {
+		t.Fatalf("ReplacePart(1): %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := append(first, data[part:]...)
+	if got := readObject(t, m, "replaced"); !bytes.Equal(got, want) {
+		t.Fatal("content differs: the first part was not replaced")
+	}
+}
+
 // A size hint raises the part size so huge objects fit in 10000 parts.
 func TestWriterSizeHint(t *testing.T) {
 	m, _ := newS3(t, nil)
