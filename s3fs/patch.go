@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
+	"github.com/s3vol/s3vol/internal/parallel"
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -131,38 +131,14 @@ func (s *staged) commitPatch(ctx context.Context, key string, opts store.PutOpti
 // sendParts copies and uploads the parts, UploadConcurrency at a time,
 // stopping at the first failure.
 func (s *staged) sendParts(ctx context.Context, mp store.Multipart, parts []patchPart) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-		slots = make(chan struct{}, s.f.opts.UploadConcurrency)
-	)
 	from := s.base
-	for i, p := range parts {
-		slots <- struct{}{}
-		if ctx.Err() != nil {
-			break
+	return parallel.Run(ctx, len(parts), s.f.opts.UploadConcurrency, func(ctx context.Context, i int) error {
+		p := parts[i]
+		if p.copy {
+			return mp.CopyPart(ctx, i+1, from.key, from.etag, p.start, p.end-p.start)
 		}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			var err error
-			if p.copy {
-				err = mp.CopyPart(ctx, i+1, from.key, from.etag, p.start, p.end-p.start)
-			} else {
-				err = mp.UploadPart(ctx, i+1, io.NewSectionReader(s.file, p.start, p.end-p.start), p.end-p.start)
-			}
-			if err != nil {
-				once.Do(func() { first = err; cancel() })
-			}
-		})
-	}
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	return ctx.Err()
+		return mp.UploadPart(ctx, i+1, io.NewSectionReader(s.file, p.start, p.end-p.start), p.end-p.start)
+	})
 }
 
 // sentBytes is how many bytes of a patch are uploaded, not copied.

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/s3vol/s3vol/internal/parallel"
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -145,41 +145,25 @@ func (s *Store) copyParts(ctx context.Context, src, dst, uploadID string, srcObj
 		return nil, store.NewError("copy", src, store.ErrInvalidArgument, errors.New("object too large to copy"))
 	}
 	parts := make([]minio.CompletePart, n)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-		slots = make(chan struct{}, 4)
-	)
-	for i := range n {
-		slots <- struct{}{}
-		if ctx.Err() != nil {
-			break
+	err := parallel.Run(ctx, n, 4, func(ctx context.Context, i int) error {
+		start := int64(i) * copyPartSize
+		length := min(copyPartSize, srcObj.Size-start)
+		cctx, cancel := context.WithTimeout(ctx, s.copyTimeout(length))
+		defer cancel()
+		p, err := s.core.CopyObjectPart(cctx, s.bucket, src, s.bucket, dst, uploadID, i+1, start, length,
+			map[string]string{"x-amz-copy-source-if-match": `"` + srcObj.ETag + `"`})
+		if err != nil {
+			return wrapErr("copy", dst, ctx, cctx, err)
 		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			start := int64(i) * copyPartSize
-			length := min(copyPartSize, srcObj.Size-start)
-			cctx, ccancel := context.WithTimeout(ctx, s.copyTimeout(length))
-			defer ccancel()
-			p, err := s.core.CopyObjectPart(cctx, s.bucket, src, s.bucket, dst, uploadID, i+1, start, length,
-				map[string]string{"x-amz-copy-source-if-match": `"` + srcObj.ETag + `"`})
-			if err != nil {
-				once.Do(func() { first = wrapErr("copy", dst, ctx, cctx, err); cancel() })
-				return
-			}
-			parts[i] = p
-		}()
-	}
-	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, store.NewError("copy", dst, nil, err)
+		parts[i] = p
+		return nil
+	})
+	if err != nil {
+		var se *store.Error
+		if !errors.As(err, &se) {
+			err = store.NewError("copy", dst, nil, err)
+		}
+		return nil, err
 	}
 	return parts, nil
 }
