@@ -49,7 +49,6 @@ type streamer struct {
 	err    error // the upload's failure: the content is lost
 
 	head      *os.File // the first part's bytes once uploading; nil if it could not be kept
-	headSize  int64    // bytes of the first part in head
 	headDirty bool     // head was overwritten since its part was sent
 }
 
@@ -144,6 +143,9 @@ func (s *streamer) startUpload() error {
 	return nil
 }
 
+// errKeepingHead is logged when the head cannot be kept.
+const errKeepingHead = "keeping the first part of a file being written failed; rewriting its start will commit what was written so far"
+
 // openHead creates the head file, unlinked at once. Without it the
 // stream still works: random access then commits and stages.
 func (s *streamer) openHead() {
@@ -156,7 +158,7 @@ func (s *streamer) openHead() {
 		err = os.Remove(file.Name())
 	}
 	if err != nil {
-		s.f.log.WithError(err).Warn("keeping the first part of a file being written failed; rewriting its start will commit what was written so far")
+		s.f.log.WithError(err).Warn(errKeepingHead)
 		if file != nil {
 			file.Close()
 		}
@@ -174,30 +176,37 @@ func (s *streamer) keepHead(p []byte, off int64) {
 	}
 	p = p[:min(int64(len(p)), part-off)]
 	if _, err := s.head.WriteAt(p, off); err != nil {
-		s.f.log.WithError(err).Warn("keeping the first part of a file being written failed; rewriting its start will commit what was written so far")
+		s.f.log.WithError(err).Warn(errKeepingHead)
 		s.dropHead()
-		return
 	}
-	s.headSize = off + int64(len(p))
+}
+
+// headLen is how many bytes the head holds: writes are appends while
+// streaming, so it is the first part, or all of a shorter file.
+func (s *streamer) headLen() int64 {
+	if s.head == nil {
+		return 0
+	}
+	return min(s.size, s.f.opts.PartSize)
 }
 
 // overwriteHead writes p at off into the head when it lies within the
 // first part, already sent; anything else needs the staging file.
 func (s *streamer) overwriteHead(p []byte, off int64) error {
-	if s.w == nil || s.head == nil || off+int64(len(p)) > s.headSize {
+	if s.w == nil || off+int64(len(p)) > s.headLen() {
 		return errNeedStaging
 	}
+	s.headDirty = true // even a failed write may have changed it
 	if _, err := s.head.WriteAt(p, off); err != nil {
 		return fmt.Errorf("overwriting the start of a file being written: %w", err)
 	}
-	s.headDirty = true
 	return nil
 }
 
 func (s *streamer) dropHead() {
 	if s.head != nil {
 		s.head.Close()
-		s.head, s.headSize = nil, 0
+		s.head = nil
 	}
 }
 
@@ -227,7 +236,7 @@ func (s *streamer) readAt(ctx context.Context, p []byte, off int64) (int, error)
 // readHead serves a read that lies within the head. A read that goes past
 // it needs the staging file: a short read would look like the file's end.
 func (s *streamer) readHead(p []byte, off int64) (int, error) {
-	if s.head == nil || off+int64(len(p)) > s.headSize {
+	if off+int64(len(p)) > s.headLen() {
 		return 0, errNeedStaging
 	}
 	n, err := s.head.ReadAt(p, off)
@@ -268,7 +277,7 @@ func (s *streamer) commit(ctx context.Context, key string, opts store.PutOptions
 		return s.f.st.Put(ctx, key, bytes.NewReader(s.buf), s.size, opts)
 	}
 	if s.headDirty {
-		if err := s.w.ReplacePart(1, s.head, s.headSize); err != nil {
+		if err := s.w.ReplacePart(1, s.head, s.headLen()); err != nil {
 			return store.Object{}, s.failed(err)
 		}
 	}
