@@ -143,8 +143,8 @@ func (s *streamer) startUpload() error {
 	return nil
 }
 
-// errKeepingHead is logged when the head cannot be kept.
-const errKeepingHead = "keeping the first part of a file being written failed; rewriting its start will commit what was written so far"
+// msgHeadNotKept is logged when the head cannot be kept.
+const msgHeadNotKept = "keeping the first part of a file being written failed; rewriting its start will commit what was written so far"
 
 // openHead creates the head file, unlinked at once. Without it the
 // stream still works: random access then commits and stages.
@@ -158,7 +158,7 @@ func (s *streamer) openHead() {
 		err = os.Remove(file.Name())
 	}
 	if err != nil {
-		s.f.log.WithError(err).Warn(errKeepingHead)
+		s.f.log.WithError(err).Warn(msgHeadNotKept)
 		if file != nil {
 			file.Close()
 		}
@@ -176,7 +176,7 @@ func (s *streamer) keepHead(p []byte, off int64) {
 	}
 	p = p[:min(int64(len(p)), part-off)]
 	if _, err := s.head.WriteAt(p, off); err != nil {
-		s.f.log.WithError(err).Warn(errKeepingHead)
+		s.f.log.WithError(err).Warn(msgHeadNotKept)
 		s.dropHead()
 	}
 }
