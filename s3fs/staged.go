@@ -44,22 +44,14 @@ func newStaged(f *fsys, b base) *staged {
 
 func (s *staged) length() int64 { return s.size }
 
-// open creates the staging file on first use. It is unlinked at once, so
-// a crash leaves nothing behind.
+// open creates the staging file on first use.
 func (s *staged) open() error {
 	if s.file != nil {
 		return nil
 	}
-	if err := os.MkdirAll(s.f.opts.CacheDir, 0o700); err != nil {
-		return fmt.Errorf("creating the staging folder: %w", err)
-	}
-	file, err := os.CreateTemp(s.f.opts.CacheDir, "staging-*")
+	file, err := s.f.localFile("staging")
 	if err != nil {
-		return fmt.Errorf("creating a staging file: %w", err)
-	}
-	if err := os.Remove(file.Name()); err != nil {
-		file.Close()
-		return fmt.Errorf("unlinking the staging file: %w", err)
+		return err
 	}
 	if err := file.Truncate(s.size); err != nil {
 		file.Close()
@@ -208,4 +200,21 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// localFile creates a file in CacheDir for local content and unlinks it at
+// once, so that a crash leaves nothing behind; kind names it in errors.
+func (f *fsys) localFile(kind string) (*os.File, error) {
+	if err := os.MkdirAll(f.opts.CacheDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the cache folder for a %s file: %w", kind, err)
+	}
+	file, err := os.CreateTemp(f.opts.CacheDir, kind+"-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating a %s file: %w", kind, err)
+	}
+	if err := os.Remove(file.Name()); err != nil {
+		file.Close()
+		return nil, fmt.Errorf("unlinking a %s file: %w", kind, err)
+	}
+	return file, nil
 }

@@ -146,22 +146,12 @@ func (s *streamer) startUpload() error {
 // msgHeadNotKept is logged when the head cannot be kept.
 const msgHeadNotKept = "keeping the first part of a file being written failed; rewriting its start will commit what was written so far"
 
-// openHead creates the head file, unlinked at once. Without it the
-// stream still works: random access then commits and stages.
+// openHead creates the head file. Without it the stream still works:
+// random access then commits and stages.
 func (s *streamer) openHead() {
-	var file *os.File
-	err := os.MkdirAll(s.f.opts.CacheDir, 0o700)
-	if err == nil {
-		file, err = os.CreateTemp(s.f.opts.CacheDir, "head-*")
-	}
-	if err == nil {
-		err = os.Remove(file.Name())
-	}
+	file, err := s.f.localFile("head")
 	if err != nil {
 		s.f.log.WithError(err).Warn(msgHeadNotKept)
-		if file != nil {
-			file.Close()
-		}
 		return
 	}
 	s.head = file
