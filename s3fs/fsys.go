@@ -2,6 +2,8 @@ package s3fs
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -161,4 +163,21 @@ func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 // Listxattr: no extended attributes.
 func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	return 0, 0
+}
+
+// localFile creates a file in CacheDir for local content and unlinks it at
+// once, so that a crash leaves nothing behind; kind names it in errors.
+func (f *fsys) localFile(kind string) (*os.File, error) {
+	if err := os.MkdirAll(f.opts.CacheDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the cache folder for a %s file: %w", kind, err)
+	}
+	file, err := os.CreateTemp(f.opts.CacheDir, kind+"-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating a %s file: %w", kind, err)
+	}
+	if err := os.Remove(file.Name()); err != nil {
+		file.Close()
+		return nil, fmt.Errorf("unlinking a %s file: %w", kind, err)
+	}
+	return file, nil
 }

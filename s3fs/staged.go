@@ -201,20 +201,3 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
-
-// localFile creates a file in CacheDir for local content and unlinks it at
-// once, so that a crash leaves nothing behind; kind names it in errors.
-func (f *fsys) localFile(kind string) (*os.File, error) {
-	if err := os.MkdirAll(f.opts.CacheDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the cache folder for a %s file: %w", kind, err)
-	}
-	file, err := os.CreateTemp(f.opts.CacheDir, kind+"-*")
-	if err != nil {
-		return nil, fmt.Errorf("creating a %s file: %w", kind, err)
-	}
-	if err := os.Remove(file.Name()); err != nil {
-		file.Close()
-		return nil, fmt.Errorf("unlinking a %s file: %w", kind, err)
-	}
-	return file, nil
-}
