@@ -43,6 +43,9 @@ type Config struct {
 	MountGrace      time.Duration
 	LogLevel        logrus.Level
 	Authz           bool
+	// AuthzAllowUnchecked lets the authorization plugin allow the requests
+	// whose volume mounts it cannot see (it refuses them by default).
+	AuthzAllowUnchecked bool
 }
 
 // MetaPrefix is the key prefix of the registry's records when they share the
@@ -88,6 +91,7 @@ var settings = []setting{
 	{"mount-grace", "2s", "how long a volume stays mounted after its last container leaves (0 = unmount at once)", setDuration(func(c *Config) *time.Duration { return &c.MountGrace }, 0)},
 	{"log-level", "info", "log level: debug, info, warn or error", setLogLevel},
 	{"authz", "true", "also serve the authorization plugin on the socket (dockerd calls it only when started with --authorization-plugin)", setBool(func(c *Config) *bool { return &c.Authz })},
+	{"authz-allow-unchecked", "false", "let the authorization plugin allow container creates whose body dockerd did not pass on (1 MiB or more) or that it cannot read, unchecked, instead of refusing them", setBool(func(c *Config) *bool { return &c.AuthzAllowUnchecked })},
 }
 
 // environmentOnly are the settings that hold a secret: a command line is
