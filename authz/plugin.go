@@ -86,7 +86,7 @@ func (p *Plugin) AuthZReq(req authorization.Request) authorization.Response {
 	}
 	mounts, err := p.mounts(kind, req.RequestBody)
 	if err != nil {
-		return p.unchecked(log, kind, "s3vol cannot read the body of this "+kind.String(), err)
+		return p.unchecked(log, kind, "its body cannot be read", err)
 	}
 	for _, m := range mounts {
 		if !p.isOurs(m) {
@@ -154,7 +154,9 @@ func header(h map[string]string, name string) (string, bool) {
 
 func (p *Plugin) mounts(kind requestKind, body []byte) ([]volumeMount, error) {
 	if len(body) == 0 {
-		return nil, nil // a start without a body is the normal case
+		// A start without a body is the normal case; dockerd refuses a
+		// create without one itself.
+		return nil, nil
 	}
 	if kind == legacyStart {
 		return legacyStartMounts(body)

@@ -97,7 +97,7 @@ func TestAuthZReqDecisions(t *testing.T) {
 		{name: "API 1.41 start with a body (dockerd refuses it)", names: s3,
 			req: authorization.Request{RequestMethod: "POST", RequestURI: "/v1.41/containers/c1/start", RequestBody: []byte(`{"Binds": ["myvol:/etc"]}`)}},
 		{name: "malformed body", names: s3, req: createReq(`{"HostConfig": {"Binds": "myvol:/etc"}}`),
-			deny: "cannot read the body of this container create"},
+			deny: "s3vol cannot check the volume mounts of this container create: its body cannot be read (decoding the container-create body"},
 		{name: "empty create (dockerd refuses it itself)", names: s3, req: withHeaders(createReq(``), "Content-Length", "0")},
 		{name: "create of 1 MiB or more: dockerd withholds the body", names: s3,
 			req:  withHeaders(createReq(``), "Content-Type", "application/json", "Content-Length", "1048576"),
