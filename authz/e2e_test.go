@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,10 +18,15 @@ import (
 	"github.com/s3vol/s3vol/mountpath"
 )
 
+// The engines and the plugin run in a mount namespace of the test
+// binary's own (dockertest.Main), so the plugin socket never reaches the
+// host's Docker.
+func TestMain(m *testing.M) { os.Exit(dockertest.Main(m)) }
+
 // legacyPluginDir is where dockerd discovers legacy plugins' sockets; the
 // path is fixed, so the test's plugin name carries the pid to stay apart
-// from other engines and test runs on the machine.
-const legacyPluginDir = "/run/docker/plugins"
+// from other engines of the test binary.
+const legacyPluginDir = dockertest.LegacyPluginDir
 
 // TestDockerEndToEnd runs a real dockerd with the plugin enabled
 // (--authorization-plugin) against one socket serving both a volume driver
@@ -54,6 +60,8 @@ func TestDockerEndToEnd(t *testing.T) {
 	}
 
 	t.Run("enabled", func(t *testing.T) { checkEnabled(t, d, name, driver) })
+	t.Run("hidden bodies", func(t *testing.T) { checkHiddenBodies(t, d, name, driver) })
+	t.Run("streams", func(t *testing.T) { checkStreams(t, d) })
 	t.Run("legacy start", func(t *testing.T) { checkLegacyStart(t, d, name) })
 	if t.Failed() {
 		return
@@ -185,4 +193,91 @@ volumes:
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// checkHiddenBodies sends container creates the way a client bypassing the
+// CLI can: padded past 1 MiB, whose body dockerd does not pass on, and
+// chunked, which engines without the CVE-2024-41110 fix do not pass on.
+// Both are refused, with a message saying why.
+func checkHiddenBodies(t *testing.T, d *dockertest.Docker, name string, driver *folderDriver) {
+	api := newPluginClient(d.Socket())
+	create := func(body io.Reader, size int64) (int, string) {
+		req, err := http.NewRequest("POST", "http://docker/v1.41/containers/create", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.ContentLength = size // -1: chunked
+		res, err := api.c.Do(req)
+		if err != nil {
+			t.Fatalf("container create: %v", err)
+		}
+		defer res.Body.Close()
+		var answer struct{ ID, Message string }
+		if err := json.NewDecoder(res.Body).Decode(&answer); err != nil {
+			t.Fatalf("container create: status %d, unreadable answer: %v", res.StatusCode, err)
+		}
+		if answer.ID != "" {
+			d.Run(t, "rm", "-f", answer.ID)
+		}
+		return res.StatusCode, answer.Message
+	}
+	body := func(env string) string {
+		return `{"Image": "` + d.Image + `", "Cmd": ["true"], "Env": ["PAD=` + env + `"],
+			"HostConfig": {"NetworkMode": "none", "Binds": ["myvol:/etc"]}}`
+	}
+
+	padded := body(strings.Repeat("x", 1<<20))
+	status, msg := create(strings.NewReader(padded), int64(len(padded)))
+	want := "authorization denied by plugin " + name + ": s3vol cannot check the volume mounts of this container create: dockerd did not pass on the body"
+	if status != http.StatusForbidden || !strings.Contains(msg, want) {
+		t.Errorf("create padded to %d bytes with myvol at /etc: %d %s; want 403 with %q", len(padded), status, msg, want)
+	}
+
+	// A chunked create: this engine either passes the body on (checked by
+	// the mount-path rule) or does not (refused as unchecked).
+	status, msg = create(io.MultiReader(strings.NewReader(body("small"))), -1)
+	checked := strings.Contains(msg, `s3vol volume "myvol": `+mountpath.Check("/etc").Error())
+	unchecked := strings.Contains(msg, "did not pass on the body")
+	if status != http.StatusForbidden || !(checked || unchecked) {
+		t.Errorf("chunked create with myvol at /etc: %d %s; want 403 from the plugin", status, msg)
+	}
+	t.Logf("chunked create: body passed on to the plugin: %v", checked)
+
+	// The same padding on a create without s3vol volumes is refused too:
+	// the plugin cannot tell. A small create passes.
+	padded = strings.Replace(padded, `"Binds": ["myvol:/etc"]`, `"Binds": []`, 1)
+	if status, msg := create(strings.NewReader(padded), int64(len(padded))); status != http.StatusForbidden {
+		t.Errorf("padded create without volumes: %d %s; want 403", status, msg)
+	}
+	small := strings.Replace(body("small"), `"Binds": ["myvol:/etc"]`, `"Binds": ["myvol:/srv"]`, 1)
+	if status, msg := create(strings.NewReader(small), int64(len(small))); status != http.StatusCreated {
+		t.Errorf("small create with myvol at /srv: %d %s; want 201", status, msg)
+	}
+}
+
+// checkStreams runs, under the plugin, the calls whose bodies are streams
+// the plugin never sees: they must pass. docker run -i attaches stdin,
+// docker cp uploads a tar, docker load takes an image tar.
+func checkStreams(t *testing.T, d *dockertest.Docker) {
+	in := strings.Repeat("stream line\n", 1000)
+	out, stderr, err := d.RunInput(t, []byte(in), "run", "-i", "--rm", "--network", "none", d.Image, "cat")
+	if err != nil || out != in {
+		t.Errorf("docker run -i: %v, %d bytes back of %d\n%s", err, len(out), len(in), stderr)
+	}
+
+	id := d.Must(t, "create", "--network", "none", d.Image, "cat", "/copied")
+	t.Cleanup(func() { d.Run(t, "rm", "-f", id) })
+	src := filepath.Join(t.TempDir(), "copied")
+	if err := os.WriteFile(src, []byte("copied in\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.Must(t, "cp", src, id+":/copied")
+	if out := d.Must(t, "start", "-a", id); out != "copied in" {
+		t.Errorf("the copied file reads %q", out)
+	}
+
+	image := filepath.Join(t.TempDir(), "image.tar")
+	d.Must(t, "save", "-o", image, d.Image)
+	d.Must(t, "load", "-i", image)
 }

@@ -121,15 +121,27 @@ func TestCombinedSocket(t *testing.T) {
 		t.Fatalf("AuthZReq for myvol at /home/app/data: %+v", res)
 	}
 
-	// A call the plugin cannot read is allowed and logged, not an error
-	// that would make dockerd refuse every API call.
+	// dockerd passes the request's headers on; they tell a withheld body.
+	withheld := authorization.Request{RequestMethod: "POST", RequestURI: "/v1.41/containers/create",
+		RequestHeaders: map[string]string{"Content-Type": "application/json", "Content-Length": "1048576"}}
+	if res := pc.decide(t, "AuthZPlugin.AuthZReq", withheld); res.Allow || !strings.Contains(res.Msg, "did not pass on the body") {
+		t.Fatalf("AuthZReq for a create with a withheld body: %+v", res)
+	}
+
+	// A request call the plugin cannot read is refused and logged: it
+	// cannot tell what the request would do. A response call is allowed,
+	// as every response is.
 	hook.Reset()
 	status, out = pc.call(t, "AuthZPlugin.AuthZReq", []byte(`{"RequestBody": 12`))
-	if status != 200 || !strings.Contains(string(out), `"Allow":true`) {
-		t.Fatalf("unreadable call: %d %q", status, out)
+	if status != 200 || !strings.Contains(string(out), `"Allow":false`) || !strings.Contains(string(out), "cannot read") {
+		t.Fatalf("unreadable request call: %d %q", status, out)
 	}
 	if e := hook.LastEntry(); e == nil || !strings.Contains(e.Message, "unreadable call") {
 		t.Fatalf("unreadable call not logged: %+v", e)
+	}
+	status, out = pc.call(t, "AuthZPlugin.AuthZRes", []byte(`{"RequestBody": 12`))
+	if status != 200 || !strings.Contains(string(out), `"Allow":true`) {
+		t.Fatalf("unreadable response call: %d %q", status, out)
 	}
 }
 

@@ -96,8 +96,28 @@ func TestAuthZReqDecisions(t *testing.T) {
 			req: authorization.Request{RequestMethod: "POST", RequestURI: "/v1.23/containers/c1/start"}},
 		{name: "API 1.41 start with a body (dockerd refuses it)", names: s3,
 			req: authorization.Request{RequestMethod: "POST", RequestURI: "/v1.41/containers/c1/start", RequestBody: []byte(`{"Binds": ["myvol:/etc"]}`)}},
-		{name: "malformed body", names: s3, req: createReq(`{"HostConfig": {"Binds": "myvol:/etc"}}`)},
-		{name: "no body", names: s3, req: createReq(``)},
+		{name: "malformed body", names: s3, req: createReq(`{"HostConfig": {"Binds": "myvol:/etc"}}`),
+			deny: "s3vol cannot check the volume mounts of this container create: its body cannot be read (decoding the container-create body"},
+		{name: "empty create (dockerd refuses it itself)", names: s3, req: withHeaders(createReq(``), "Content-Length", "0")},
+		{name: "create of 1 MiB or more: dockerd withholds the body", names: s3,
+			req:  withHeaders(createReq(``), "Content-Type", "application/json", "Content-Length", "1048576"),
+			deny: "dockerd did not pass on the body of this container create"},
+		{name: "chunked create: older dockerd withholds the body", names: s3,
+			req:  withHeaders(createReq(``), "Content-Type", "application/json; charset=utf-8"),
+			deny: "dockerd did not pass on the body of this container create"},
+		{name: "API 1.23 start with a withheld body", names: s3,
+			req:  withHeaders(authorization.Request{RequestMethod: "POST", RequestURI: "/v1.23/containers/c1/start"}, "Content-Type", "application/json", "Content-Length", "2000000"),
+			deny: "dockerd did not pass on the body of this container start"},
+		{name: "API 1.23 start with a body dockerd ignores (7 bytes or less)", names: s3,
+			req: withHeaders(authorization.Request{RequestMethod: "POST", RequestURI: "/v1.23/containers/c1/start"}, "Content-Type", "text/plain", "Content-Length", "4")},
+		{name: "API 1.23 start, no body, no headers (curl -X POST)", names: s3,
+			req: authorization.Request{RequestMethod: "POST", RequestURI: "/v1.23/containers/c1/start"}},
+		{name: "stream without a visible body: image load", names: s3,
+			req: withHeaders(authorization.Request{RequestMethod: "POST", RequestURI: "/v1.41/images/load?quiet=1"}, "Content-Type", "application/x-tar")},
+		{name: "stream without a visible body: attach", names: s3,
+			req: withHeaders(authorization.Request{RequestMethod: "POST", RequestURI: "/v1.41/containers/c1/attach?stream=1&stdin=1"}, "Content-Type", "text/plain", "Upgrade", "tcp")},
+		{name: "large JSON body of another request", names: s3,
+			req: withHeaders(authorization.Request{RequestMethod: "POST", RequestURI: "/v1.41/volumes/create"}, "Content-Type", "application/json", "Content-Length", "3000000")},
 		{name: "not a create", names: s3,
 			req: authorization.Request{RequestMethod: "POST", RequestURI: "/v1.41/containers/x/update", RequestBody: []byte(`{"HostConfig": {"Binds": ["myvol:/etc"]}}`)}},
 		{name: "GET", names: s3, req: authorization.Request{RequestMethod: "GET", RequestURI: "/v1.41/containers/json"}},
@@ -153,17 +173,47 @@ func TestLookupOnlyForCreates(t *testing.T) {
 	}
 }
 
-func TestUnreadableBodiesAreLogged(t *testing.T) {
-	p, hook := newTestPlugin(t, known{})
-	for _, body := range []string{``, `not json`} {
-		hook.Reset()
-		if res := p.AuthZReq(createReq(body)); !res.Allow {
-			t.Fatalf("body %q denied: %+v", body, res)
+// withHeaders sets the request headers dockerd passes on, as name, value pairs.
+func withHeaders(req authorization.Request, kv ...string) authorization.Request {
+	req.RequestHeaders = map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		req.RequestHeaders[kv[i]] = kv[i+1]
+	}
+	return req
+}
+
+// A container create whose volumes the plugin cannot see is refused, not
+// allowed unchecked: padding a create with a large environment variable
+// must not get an s3vol volume mounted at /etc. The refusal says why and
+// how to get past it; it is logged.
+func TestUncheckableBodiesAreRefused(t *testing.T) {
+	withheld := withHeaders(createReq(``), "Content-Type", "application/json", "Content-Length", "1500000")
+	for _, req := range []authorization.Request{withheld, createReq(`not json`)} {
+		p, hook := newTestPlugin(t, known{"myvol": true})
+		res := p.AuthZReq(req)
+		if res.Allow {
+			t.Fatalf("body %q (headers %v) allowed unchecked", req.RequestBody, req.RequestHeaders)
+		}
+		for _, want := range []string{"s3vol cannot check", "S3VOL_AUTHZ_ALLOW_UNCHECKED"} {
+			if !strings.Contains(res.Msg, want) {
+				t.Errorf("refusal %q does not say %q", res.Msg, want)
+			}
 		}
 		if e := hook.LastEntry(); e == nil || e.Level != logrus.WarnLevel {
-			t.Fatalf("body %q: no warning logged (%+v)", body, e)
+			t.Errorf("refusal of body %q not logged as a warning (%+v)", req.RequestBody, e)
 		}
 	}
+	if res := newPluginOf(t, WithUncheckedAllowed(true)).AuthZReq(withheld); !res.Allow {
+		t.Errorf("with unchecked bodies allowed, a withheld body was refused: %q", res.Msg)
+	}
+	if res := newPluginOf(t, WithUncheckedAllowed(true)).AuthZReq(createReq(`{"HostConfig": {"Binds": ["myvol:/etc"]}}`)); res.Allow {
+		t.Error("with unchecked bodies allowed, a visible forbidden mount was allowed")
+	}
+}
+
+func newPluginOf(t *testing.T, opts ...Option) *Plugin {
+	p, _ := newTestPlugin(t, known{"myvol": true}, opts...)
+	return p
 }
 
 func TestAuthZResAllows(t *testing.T) {

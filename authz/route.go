@@ -17,6 +17,26 @@ const (
 	legacyStart                 // POST /v1.x/containers/{id}/start, x < 24: the body may be a HostConfig
 )
 
+func (k requestKind) String() string {
+	switch k {
+	case containerCreate:
+		return "container create"
+	case legacyStart:
+		return "container start"
+	}
+	return "request"
+}
+
+// ignoredBodySize is the largest body dockerd ignores for the request: a
+// start reads a HostConfig only from a body over 7 bytes (the smallest
+// JSON object that says anything); a create reads every body.
+func (k requestKind) ignoredBodySize() int64 {
+	if k == legacyStart {
+		return 7
+	}
+	return 0
+}
+
 // versionPrefix matches the API version dockerd's router accepts in front
 // of every endpoint, as in /v1.41/containers/create.
 var versionPrefix = regexp.MustCompile(`^/v([0-9.]+)/`)

@@ -117,10 +117,39 @@ func New(cfg Config) (*Driver, error) {
 	} else if n > 0 {
 		d.log.WithField("entries", n).Info("seeded the volume cache from the last snapshot")
 	}
-	if err := os.MkdirAll(cfg.MountRoot, 0o755); err != nil {
-		return nil, fmt.Errorf("creating the mount root %s: %w", cfg.MountRoot, err)
+	if err := d.makeMountRoot(); err != nil {
+		return nil, err
 	}
 	return d, nil
+}
+
+// mountRootMode keeps the host's other users out of every volume. Mounts
+// use allow_other and volumes default to 0755 folders and 0644 files, so
+// the mount root is the one gate, as Docker's own /var/lib/docker (0710)
+// is for local volumes. Containers are unaffected: dockerd bind-mounts a
+// volume's own mountpoint into them, never passing through the root.
+const mountRootMode = 0o700
+
+// makeMountRoot creates the mount root, or closes one an earlier version
+// created open.
+func (d *Driver) makeMountRoot() error {
+	root := d.cfg.MountRoot
+	if err := os.MkdirAll(root, mountRootMode); err != nil {
+		return fmt.Errorf("creating the mount root %s: %w", root, err)
+	}
+	st, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("checking the mount root %s: %w", root, err)
+	}
+	if st.Mode().Perm() == mountRootMode {
+		return nil
+	}
+	if err := os.Chmod(root, mountRootMode); err != nil {
+		return fmt.Errorf("closing the mount root %s to other users (mode %v to %v): %w", root, st.Mode().Perm(), os.FileMode(mountRootMode), err)
+	}
+	d.log.WithFields(logrus.Fields{"mount_root": root, "was": st.Mode().Perm().String(), "now": os.FileMode(mountRootMode).String()}).
+		Warn("closed the mount root to other users")
+	return nil
 }
 
 // Start runs the start-up clean-up (stale mounts, stale uploads, registry

@@ -43,7 +43,8 @@ func newEnv(t *testing.T) *env {
 var hostSeq atomic.Int64
 
 // host is one s3vol daemon serving as a legacy plugin: dockerd finds it as
-// the driver named Driver through /run/docker/plugins/<Driver>.sock.
+// the driver named Driver through /run/docker/plugins/<Driver>.sock, in the
+// test binary's private mount namespace (dockertest.Isolate).
 type host struct {
 	e         *env
 	Driver    string // the volume driver name: docker volume create -d <Driver>
@@ -70,7 +71,7 @@ func (e *env) startHost(t *testing.T, id string, extra ...string) *host {
 	}
 	h := &host{
 		e: e, Driver: driver, ID: id, dir: dir,
-		socket:    "/run/docker/plugins/" + driver + ".sock",
+		socket:    filepath.Join(dockertest.LegacyPluginDir, driver+".sock"),
 		mountRoot: filepath.Join(dir, "mounts"),
 		logPath:   filepath.Join(dir, "s3vol.log"),
 	}

@@ -23,6 +23,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	// The plugin sockets the tests serve in /run/docker/plugins must reach
+	// the test engines only, never the host's Docker.
+	dockertest.Isolate()
 	dir, err := os.MkdirTemp("", "s3vol-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)

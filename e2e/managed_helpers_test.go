@@ -45,7 +45,7 @@ type leftovers struct {
 
 func (l *leftovers) reap() {
 	for _, id := range l.pluginIDs {
-		os.RemoveAll(filepath.Join("/run/docker/plugins", id))
+		os.RemoveAll(filepath.Join(dockertest.LegacyPluginDir, id))
 	}
 }
 

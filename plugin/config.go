@@ -43,6 +43,9 @@ type Config struct {
 	MountGrace      time.Duration
 	LogLevel        logrus.Level
 	Authz           bool
+	// AuthzAllowUnchecked lets the authorization plugin allow the requests
+	// whose volume mounts it cannot see (it refuses them by default).
+	AuthzAllowUnchecked bool
 }
 
 // MetaPrefix is the key prefix of the registry's records when they share the
@@ -75,7 +78,7 @@ var settings = []setting{
 	{"path-style", "auto", "bucket addressing: auto, path or virtual", setPathStyle},
 	{"credentials-file", "/etc/s3vol/credentials", "file with access_key= and secret_key= lines (or an AWS credentials file), so secrets stay out of the environment", setCredentialsFile},
 	{"access-key", "", "S3 access key (prefer the credentials file); empty = the credentials file, then AWS_*/MINIO_* variables and files", func(c *Config, v string) error { c.AccessKey = v; return nil }},
-	{"secret-key", "", "S3 secret key (prefer the credentials file)", func(c *Config, v string) error { c.SecretKey = v; return nil }},
+	{"secret-key", "", "S3 secret key, from the environment only (prefer the credentials file); refused as a flag, since every user of the host can read a command line", func(c *Config, v string) error { c.SecretKey = v; return nil }},
 	{"org", "default", "organization whose volumes this host serves", setOrg},
 	{"host-id", "", "this host's id in mount leases (empty = hostname + a random suffix kept in the state folder)", setHostID},
 	{"socket", "/run/docker/plugins/s3vol.sock", "unix socket the plugin serves; Docker finds legacy plugins as /run/docker/plugins/NAME.sock", setAbsPath(func(c *Config) *string { return &c.Socket })},
@@ -88,7 +91,14 @@ var settings = []setting{
 	{"mount-grace", "2s", "how long a volume stays mounted after its last container leaves (0 = unmount at once)", setDuration(func(c *Config) *time.Duration { return &c.MountGrace }, 0)},
 	{"log-level", "info", "log level: debug, info, warn or error", setLogLevel},
 	{"authz", "true", "also serve the authorization plugin on the socket (dockerd calls it only when started with --authorization-plugin)", setBool(func(c *Config) *bool { return &c.Authz })},
+	{"authz-allow-unchecked", "false", "let the authorization plugin allow container creates whose body dockerd did not pass on (1 MiB or more) or that it cannot read, unchecked, instead of refusing them", setBool(func(c *Config) *bool { return &c.AuthzAllowUnchecked })},
 }
+
+// environmentOnly are the settings that hold a secret: a command line is
+// readable by every user of the host (/proc/PID/cmdline, ps), so their
+// flags exist only to refuse them with a message saying where the secret
+// goes instead.
+var environmentOnly = map[string]bool{"secret-key": true}
 
 // EnvNames lists the environment variables the daemon reads, in order.
 func EnvNames() []string {
@@ -131,6 +141,9 @@ func (cf *configFlags) resolve(getenv func(string) string) (*Config, error) {
 			v, explicit = env, true
 		}
 		if given[s.flag] {
+			if environmentOnly[s.flag] {
+				return nil, secretFlagError(s)
+			}
 			v, explicit = *cf.values[s.flag], true
 		}
 		if s.flag == "credentials-file" {
@@ -150,6 +163,13 @@ func (cf *configFlags) resolve(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// secretFlagError refuses a secret given as a flag, without echoing it.
+func secretFlagError(s setting) error {
+	return usageError{fmt.Sprintf("--%s is refused: a command line is readable by every user of the host (ps, /proc/PID/cmdline); "+
+		"put the secret in the credentials file (S3VOL_CREDENTIALS_FILE, --credentials-file, default /etc/s3vol/credentials, mode 0600) "+
+		"or in the environment variable %s", s.flag, s.Env())}
 }
 
 // LocalStore reports whether the daemon runs on the built-in local store.

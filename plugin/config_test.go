@@ -243,3 +243,34 @@ func TestConfigJSONEnvMatchesTheDaemon(t *testing.T) {
 		}
 	}
 }
+
+// A secret on the command line is visible to every user of the host in
+// /proc/PID/cmdline, so the flag is refused, without echoing the value,
+// with a message naming the places a secret may be given.
+func TestSecretFlagIsRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"--secret-key", "s3cr3tValue"},
+		{"--secret-key=s3cr3tValue", "--access-key", "k"},
+		{"-secret-key", "s3cr3tValue"},
+	} {
+		_, err := load(t, args, nil)
+		if err == nil {
+			t.Errorf("%v was accepted", args)
+			continue
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "s3cr3tValue") {
+			t.Errorf("%v: error %q echoes the secret", args, msg)
+		}
+		for _, want := range []string{"--secret-key", "/proc", "S3VOL_SECRET_KEY", "S3VOL_CREDENTIALS_FILE"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%v: error %q does not mention %s", args, msg, want)
+			}
+		}
+	}
+	// The same secret from the environment is fine.
+	c := mustLoad(t, nil, map[string]string{"S3VOL_ACCESS_KEY": "k", "S3VOL_SECRET_KEY": "s3cr3tValue"})
+	if c.SecretKey != "s3cr3tValue" {
+		t.Errorf("secret key from the environment: %q", c.SecretKey)
+	}
+}

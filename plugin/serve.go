@@ -128,7 +128,7 @@ func (d *daemon) handler() http.Handler {
 	implements := []string{driver.ImplementsName}
 	if d.cfg.Authz {
 		name := strings.TrimSuffix(filepath.Base(d.cfg.Socket), ".sock")
-		authz.Register(mux, authz.New(d.drv.Has, d.log, authz.WithDriverName(name)))
+		authz.Register(mux, authz.New(d.drv.Has, d.log, authz.WithDriverName(name), authz.WithUncheckedAllowed(d.cfg.AuthzAllowUnchecked)))
 		implements = append(implements, "authz")
 	}
 	return pluginMux(mux, implements, d.log)

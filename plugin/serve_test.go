@@ -92,6 +92,10 @@ func TestServeOnLocalStore(t *testing.T) {
 	testenv.NeedFUSE(t)
 	dir := t.TempDir()
 	socket := filepath.Join(dir, "s3vol.sock")
+	creds := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(creds, []byte("access_key = k\nsecret_key = s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	args := []string{"--socket", socket, "--state-dir", filepath.Join(dir, "state"),
 		"--mount-root", filepath.Join(dir, "mounts"), "--mount-grace", "0", "--log-level", "debug",
 		"--credentials-file", ""}
@@ -210,9 +214,13 @@ func TestServeAnswersBeforeTheStore(t *testing.T) {
 	testenv.NeedFUSE(t)
 	dir := t.TempDir()
 	socket := filepath.Join(dir, "s3vol.sock")
+	creds := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(creds, []byte("access_key = k\nsecret_key = s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	args := []string{"--socket", socket, "--state-dir", filepath.Join(dir, "state"),
 		"--mount-root", filepath.Join(dir, "mounts"), "--endpoint", "http://127.0.0.1:1",
-		"--access-key", "k", "--secret-key", "s", "--credentials-file", ""}
+		"--credentials-file", creds}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs syncBuffer

@@ -13,6 +13,10 @@
 //		out := d.Must(t, "run", "--rm", "--network", "none", d.Image, "echo", "hi")
 //	}
 //
+// The tests run in a mount namespace of their own (see Isolate), so the
+// plugin sockets they serve in /run/docker/plugins reach only their
+// engines, never the host's Docker.
+//
 // Private and PrivateWith give a test an engine of its own (a second Docker
 // host, or one with other dockerd flags), stopped when the test ends;
 // Restart starts such an engine again with other flags on the same data.
@@ -69,6 +73,7 @@ func Shared(t testing.TB) *Docker {
 	if external == "" {
 		testenv.NeedRoot(t)
 		testenv.NeedCommand(t, "dockerd", "docker.io")
+		needIsolated(t)
 	}
 	testenv.NeedCommand(t, dockerCLI(), "docker.io")
 	shared.once.Do(func() {
@@ -105,6 +110,7 @@ func PrivateWith(t testing.TB, dockerdArgs ...string) *Docker {
 	testenv.NeedRoot(t)
 	testenv.NeedCommand(t, "dockerd", "docker.io")
 	testenv.NeedCommand(t, dockerCLI(), "docker.io")
+	needIsolated(t)
 	d, err := start("", dockerdArgs...)
 	if err != nil {
 		t.Fatalf("dockertest: %v", err)
@@ -121,9 +127,11 @@ func PrivateWith(t testing.TB, dockerdArgs ...string) *Docker {
 	return d
 }
 
-// Main runs the package's tests and then stops the engine Shared started, so
-// no dockerd outlives the test binary. Use it as os.Exit(dockertest.Main(m)).
+// Main runs the package's tests in a private mount namespace (Isolate)
+// and then stops the engine Shared started, so no dockerd outlives the
+// test binary. Use it as os.Exit(dockertest.Main(m)).
 func Main(m *testing.M) int {
+	Isolate()
 	code := m.Run()
 	if err := Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "dockertest: %v\n", err)
@@ -134,9 +142,11 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// Stop stops the shared engine if this package started one. Main calls it;
-// a TestMain that has more to tear down after the engine can call it itself.
+// Stop stops the shared engine if this package started one, and removes
+// the empty plugin folders Isolate had to create. Main calls it; a
+// TestMain that has more to tear down after the engine can call it itself.
 func Stop() error {
+	defer releasePluginDirs()
 	if shared.d == nil || shared.d.daemon == nil {
 		return nil
 	}
@@ -145,6 +155,14 @@ func Stop() error {
 	})
 	shared.d.daemon = nil
 	return err
+}
+
+// needIsolated skips (or fails under CI) a test that would start an engine
+// in the host's mount namespace, where its plugins would reach the host's
+// Docker.
+func needIsolated(t testing.TB) {
+	t.Helper()
+	testenv.Need(t, isolated, "the engines run only in a private mount namespace: call dockertest.Main(m) or dockertest.Isolate() first in TestMain (needs root and unshare from util-linux)")
 }
 
 // Restart stops a private engine and starts it again on the same data root,
