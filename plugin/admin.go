@@ -103,10 +103,7 @@ func (a *admin) volumeLs(ctx context.Context, args []string) error {
 
 func (a *admin) volumeCreate(ctx context.Context, args []string) error {
 	fs, asJSON := a.flags("volume create")
-	opts, labels := keyValues{}, keyValues{}
-	fs.Var(opts, "o", "an option as key=value (repeatable)")
-	fs.Var(opts, "opt", "same as -o")
-	fs.Var(labels, "label", "a label as key=value (repeatable)")
+	opts, labels := addCreateFlags(fs)
 	names, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -327,6 +324,16 @@ func (a *admin) repair(ctx context.Context, args []string) error {
 	return err
 }
 
+// addCreateFlags registers the flags of `s3vol volume create`: its options
+// and labels.
+func addCreateFlags(fs *flag.FlagSet) (opts, labels keyValues) {
+	opts, labels = keyValues{}, keyValues{}
+	fs.Var(opts, "o", "an option as key=value (repeatable)")
+	fs.Var(opts, "opt", "same as -o")
+	fs.Var(labels, "label", "a label as key=value (repeatable)")
+	return opts, labels
+}
+
 // flags makes a subcommand's flag set with --json.
 func (a *admin) flags(name string) (*flag.FlagSet, *bool) {
 	fs := flag.NewFlagSet("s3vol "+name, flag.ContinueOnError)
@@ -344,20 +351,11 @@ func (a *admin) json(v any) error {
 // arguments (the flag package stops at the first positional one), and
 // returns the positional arguments.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, adminUsageErr(fmt.Sprintf("%s: %v", fs.Name(), err))
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos, args = append(pos, args[0]), args[1:]
+	pos, err := parseFlagsAnywhere(fs, args)
+	if err != nil {
+		return nil, adminUsageErr(fmt.Sprintf("%s: %v", fs.Name(), err))
 	}
+	return pos, nil
 }
 
 // keyValues is a repeatable key=value flag.
