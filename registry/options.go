@@ -12,7 +12,12 @@ import (
 var AcceptedOptions = []string{"volume", "subpath", "ro", "uid", "gid", "mode"}
 
 const acceptedText = "volume=NAME and subpath=PATH (a subpath view of a volume), " +
-	"ro[=true|false], uid=N, gid=N, mode=OCTAL (e.g. 0755)"
+	"ro[=true|false] (also yes|no, on|off, 1|0), uid=N, gid=N, mode=OCTAL (e.g. 0755)"
+
+// BoolSpellings are the values every boolean option and setting accepts,
+// in any case: the ro option of volumes and the daemon's S3VOL_TLS,
+// S3VOL_AUTHZ and the like.
+const BoolSpellings = "true|false, yes|no, on|off, 1|0"
 
 // ParseSpec builds a Spec from Docker's -o options (docker volume create -o
 // key=value). Unknown keys and bad values are refused with a message that
@@ -38,7 +43,10 @@ func (s *Spec) setOption(key, val string) error {
 	case "subpath":
 		s.Subpath = val
 	case "ro", "readonly", "read-only":
-		s.Options.ReadOnly, err = parseBool(val)
+		s.Options.ReadOnly = true // "-o ro" alone means read-only
+		if val != "" {
+			s.Options.ReadOnly, err = ParseBool(val)
+		}
 	case "uid":
 		s.Options.UID, err = parseID(val)
 	case "gid":
@@ -79,14 +87,15 @@ func (s Spec) Validate() error {
 	return ValidateSubpath(s.Subpath)
 }
 
-func parseBool(v string) (bool, error) {
+// ParseBool reads a boolean written as one of BoolSpellings.
+func ParseBool(v string) (bool, error) {
 	switch strings.ToLower(v) {
-	case "", "true", "1", "yes", "on":
+	case "true", "yes", "on", "1":
 		return true, nil
-	case "false", "0", "no", "off":
+	case "false", "no", "off", "0":
 		return false, nil
 	}
-	return false, fmt.Errorf("expected true or false")
+	return false, fmt.Errorf("not a boolean; use %s", BoolSpellings)
 }
 
 func parseID(v string) (uint32, error) {

@@ -108,3 +108,45 @@ func TestNewConfig(t *testing.T) {
 	}
 	r.Close()
 }
+
+// A name refused for its length says so, with the numbers (issue 19.9).
+func TestLongNamesSayTooLong(t *testing.T) {
+	long := strings.Repeat("a", MaxNameLen+1)
+	for what, err := range map[string]error{
+		"volume": ValidateName(long), "organization": ValidateOrg(long), "host id": ValidateHostID(long),
+	} {
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "too long: 129 characters, at most 128") {
+			t.Errorf("%s name of 129 characters: %v", what, err)
+		}
+	}
+}
+
+// Every boolean accepts the same spellings, the ones the README lists, and
+// a bad one is refused with that list (issue 19.9).
+func TestBooleanSpellings(t *testing.T) {
+	for v, want := range map[string]bool{
+		"true": true, "True": true, "yes": true, "on": true, "1": true,
+		"false": false, "FALSE": false, "no": false, "off": false, "0": false,
+	} {
+		got, err := ParseBool(v)
+		if err != nil || got != want {
+			t.Errorf("ParseBool(%q) = %v, %v; want %v", v, got, err, want)
+		}
+		s, err := ParseSpec("v", map[string]string{"ro": v})
+		if err != nil || s.Options.ReadOnly != want {
+			t.Errorf("ro=%s: %+v %v", v, s.Options, err)
+		}
+	}
+	for _, v := range []string{"maybe", "t", "y", "2", ""} {
+		if _, err := ParseBool(v); err == nil || !strings.Contains(err.Error(), BoolSpellings) {
+			t.Errorf("ParseBool(%q): want a refusal listing %s, got %v", v, BoolSpellings, err)
+		}
+	}
+	// "-o ro" alone means read-only.
+	if s, err := ParseSpec("v", map[string]string{"ro": ""}); err != nil || !s.Options.ReadOnly {
+		t.Errorf("ro alone: %+v %v", s.Options, err)
+	}
+	if _, err := ParseSpec("v", map[string]string{"ro": "maybe"}); err == nil || !strings.Contains(err.Error(), BoolSpellings) {
+		t.Errorf("ro=maybe: %v", err)
+	}
+}
