@@ -193,7 +193,7 @@ func (a *admin) describe(e entryJSON) {
 	}
 	row("Created", e.CreatedAt.Local().Format(time.RFC3339)+" by "+dash(e.CreatedBy))
 	row("Data prefix", e.DataPrefix)
-	row("Options", fmt.Sprintf("ro=%t uid=%d gid=%d mode=%04o", e.Options.ReadOnly, e.Options.UID, e.Options.GID, e.Options.Mode))
+	row("Options", fmt.Sprintf("ro=%t uid=%d gid=%d mode=%s", e.Options.ReadOnly, e.Options.UID, e.Options.GID, e.Options.Mode))
 	row("Labels", formatLabels(e.Labels))
 	now := time.Now()
 	if len(e.Leases) == 0 {
@@ -386,7 +386,7 @@ type entryJSON struct {
 	CreatedAt  time.Time            `json:"createdAt"`
 	CreatedBy  string               `json:"createdBy,omitempty"`
 	Labels     map[string]string    `json:"labels,omitempty"`
-	Options    registry.Options     `json:"options"`
+	Options    optionsJSON          `json:"options"`
 	DataPrefix string               `json:"dataPrefix"`
 	Volume     string               `json:"volume,omitempty"`
 	VolumeID   string               `json:"volumeId,omitempty"`
@@ -395,10 +395,21 @@ type entryJSON struct {
 	Created    *bool                `json:"created,omitempty"`
 }
 
+// optionsJSON is the --json form of a volume's options: the mode as an
+// octal string ("0755"), as it is written with -o mode=, not as the
+// decimal number (493) the same bits make.
+type optionsJSON struct {
+	ReadOnly bool   `json:"readOnly,omitempty"`
+	UID      uint32 `json:"uid"`
+	GID      uint32 `json:"gid"`
+	Mode     string `json:"mode"`
+}
+
 func toJSON(e registry.Entry, leases []registry.LeaseInfo) entryJSON {
+	opts := optionsJSON{ReadOnly: e.Options.ReadOnly, UID: e.Options.UID, GID: e.Options.GID, Mode: fmt.Sprintf("%04o", e.Options.Mode)}
 	return entryJSON{
 		Name: e.Name, ID: e.ID, Kind: e.Kind, Org: e.Org, State: e.State, Reason: e.Reason,
-		CreatedAt: e.CreatedAt, CreatedBy: e.CreatedBy, Labels: e.Labels, Options: e.Options,
+		CreatedAt: e.CreatedAt, CreatedBy: e.CreatedBy, Labels: e.Labels, Options: opts,
 		DataPrefix: e.DataPrefix, Volume: e.Volume, VolumeID: e.VolumeID, Subpath: e.Subpath, Leases: leases,
 	}
 }
