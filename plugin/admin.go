@@ -20,7 +20,8 @@ import (
 const adminUsage = `Admin commands (the registry without Docker, against the configured store):
   s3vol volume ls [--json]
   s3vol volume create [-o key=value]... [--label key=value]... [--json] NAME
-        options: volume=NAME subpath=PATH (a subpath view), ro, uid=N, gid=N, mode=OCTAL
+        options: volume=NAME subpath=PATH (a subpath view), ro, uid=N, gid=N, mode=OCTAL,
+                 label.KEY=VALUE (the same as --label KEY=VALUE)
   s3vol volume inspect [--json] NAME...
   s3vol volume rm NAME...
   s3vol org show [--json]
@@ -115,7 +116,15 @@ func (a *admin) volumeCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec.Labels = labels
+	for k, v := range labels { // --label, besides any -o label.KEY=VALUE
+		if spec.Labels == nil {
+			spec.Labels = make(map[string]string)
+		}
+		spec.Labels[k] = v
+	}
+	if err := spec.Validate(); err != nil {
+		return err
+	}
 	e, created, err := a.reg.Create(ctx, spec)
 	if err != nil {
 		return err

@@ -279,3 +279,14 @@ func TestAdminJSONModeIsOctal(t *testing.T) {
 		}
 	}
 }
+
+// Labels come from --label and from -o label.KEY=VALUE (the form the
+// Docker plugin receives) alike, and inspect shows them (issue 19.8).
+func TestAdminLabels(t *testing.T) {
+	reg := adminRegistry(t)
+	mustAdmin(t, reg, "volume create -o label.team=web --label env=prod v")
+	out := mustAdmin(t, reg, "volume inspect v")
+	if !strings.Contains(out, "Labels:       env=prod, team=web") {
+		t.Errorf("inspect does not show both labels:\n%s", out)
+	}
+}

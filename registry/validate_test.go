@@ -150,3 +150,19 @@ func TestBooleanSpellings(t *testing.T) {
 		t.Errorf("ro=maybe: %v", err)
 	}
 }
+
+// Docker keeps `docker volume create --label` to itself (its Create call
+// to a plugin carries only the name and the -o options), so labels that
+// s3vol should keep come as -o label.KEY=VALUE (issue 19.8).
+func TestParseSpecLabels(t *testing.T) {
+	s, err := ParseSpec("v", map[string]string{"label.team": "web", "label.com.example.env": "prod", "mode": "0700"})
+	if err != nil || len(s.Labels) != 2 || s.Labels["team"] != "web" || s.Labels["com.example.env"] != "prod" || s.Options.Mode != 0o700 {
+		t.Fatalf("%+v %v", s, err)
+	}
+	if _, err := ParseSpec("v", map[string]string{"label.": "x"}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "label.KEY=VALUE") {
+		t.Errorf("label with no key: %v", err)
+	}
+	if _, err := ParseSpec("v", map[string]string{"size": "1"}); !strings.Contains(err.Error(), "label.KEY=VALUE") {
+		t.Errorf("the accepted options do not list labels: %v", err)
+	}
+}
