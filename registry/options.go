@@ -23,9 +23,9 @@ const acceptedText = "volume=NAME and subpath=PATH (a subpath view of a volume),
 
 // Limits on labels, which live in the registry's records.
 const (
-	maxLabels        = 64
-	maxLabelKeyLen   = 256
-	maxLabelValueLen = 1024
+	maxLabels        = 32
+	maxLabelKeyLen   = 128
+	maxLabelValueLen = 512
 )
 
 // BoolSpellings are the values every boolean option and setting accepts,

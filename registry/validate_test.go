@@ -2,6 +2,7 @@ package registry
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -164,5 +165,16 @@ func TestParseSpecLabels(t *testing.T) {
 	}
 	if _, err := ParseSpec("v", map[string]string{"size": "1"}); !strings.Contains(err.Error(), "label.KEY=VALUE") {
 		t.Errorf("the accepted options do not list labels: %v", err)
+	}
+	// Labels live in the organization's index: their size is bounded.
+	if _, err := ParseSpec("v", map[string]string{"label.big": strings.Repeat("x", maxLabelValueLen+1)}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "too long") {
+		t.Errorf("a label value over the limit: %v", err)
+	}
+	many := map[string]string{}
+	for i := range maxLabels + 1 {
+		many[fmt.Sprintf("label.k%d", i)] = "v"
+	}
+	if _, err := ParseSpec("v", many); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("more labels than the limit: %v", err)
 	}
 }
