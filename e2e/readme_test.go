@@ -109,4 +109,22 @@ func TestREADMEDockerExamples(t *testing.T) {
 	if l, _ := status(t, e.d, "web")["labels"].(map[string]any); l["team"] != "web" {
 		t.Errorf("web's status does not show label team=web: %v", status(t, e.d, "web"))
 	}
+
+	// What the README says of Docker itself: options given for an existing
+	// volume are ignored without a word, and prune leaves s3vol's volumes.
+	e.d.Must(t, "volume", "create", "-d", h.Driver, "-o", "uid=5", "shared")
+	if uid := status(t, e.d, "shared")["uid"]; uid != float64(1000) {
+		t.Errorf("shared's uid is %v after a create with uid=5, want the 1000 it was made with", uid)
+	}
+	// --all (every unused volume, not only anonymous ones) needs API 1.42;
+	// older engines prune every unused volume without it.
+	if _, stderr, err := e.d.Run(t, "volume", "prune", "--all", "--force"); err != nil {
+		if !strings.Contains(stderr, "API version") {
+			t.Fatalf("docker volume prune --all: %v\n%s", err, stderr)
+		}
+		e.d.Must(t, "volume", "prune", "--force")
+	}
+	if names := volumeNames(t, e.d, h.Driver); !contains(names, "data") || !contains(names, "web") {
+		t.Errorf("docker volume prune removed s3vol volumes: %v are left", names)
+	}
 }
