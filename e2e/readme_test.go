@@ -110,6 +110,13 @@ func TestREADMEDockerExamples(t *testing.T) {
 		t.Errorf("web's status does not show label team=web: %v", status(t, e.d, "web"))
 	}
 
+	// s3vol itself shows the label, and the mode as written, to a command
+	// with its flags before the command's words.
+	out, err := h.admin(t, "--log-level", "error", "--json", "volume", "inspect", "web", "shared")
+	if err != nil || !strings.Contains(out, `"team": "web"`) || !strings.Contains(out, `"mode": "0750"`) {
+		t.Errorf("s3vol --json volume inspect web shared: %v\n%s", err, out)
+	}
+
 	// What the README says of Docker itself: options given for an existing
 	// volume are ignored without a word, and prune leaves s3vol's volumes.
 	e.d.Must(t, "volume", "create", "-d", h.Driver, "-o", "uid=5", "shared")

@@ -80,6 +80,11 @@ func TestFlagsAnywhereForServeAndMount(t *testing.T) {
 		t.Errorf("s3vol --org acme help mount: %v %q", err, out.String())
 	}
 	out.Reset()
+	// help of an admin command shows its own flags too.
+	if err := run(ctx, []string{"help", "volume"}, &out, &errOut); err != nil || !strings.Contains(out.String(), "--label key=value") || !strings.Contains(out.String(), "-endpoint") {
+		t.Errorf("s3vol help volume: %v %q", err, out.String())
+	}
+	out.Reset()
 	if err := run(ctx, []string{"--version"}, &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "s3vol ") {
 		t.Errorf("s3vol --version: %v %q", err, out.String())
 	}

@@ -91,6 +91,9 @@ func runHelp(args []string, stdout io.Writer) error {
 	}
 	switch args[0] {
 	case "serve", "mount", "volume", "org", "repair":
+		if args[0] != "serve" && args[0] != "mount" {
+			fmt.Fprint(stdout, adminUsage+"\n")
+		}
 		fs := newFlagSet(args[0], stdout)
 		addConfigFlags(fs)
 		if args[0] == "mount" {
