@@ -1,6 +1,7 @@
 # s3vol: build, run, test, benchmark and package the plugin.
 #
 #   make run     build and run the plugin (built-in local store unless S3VOL_ENDPOINT is set)
+#   make install copy bin/s3vol to $(PREFIX)/bin (default /usr/local/bin), for the s3vol commands
 #   make test    gofmt + go vet + every test, with the race detector
 #   make bench   the filesystem side by side with the raw store (BENCH_FLAGS=-quick for a smoke run)
 #   make plugin  build the managed Docker plugin without any registry
@@ -10,13 +11,19 @@ BIN      := bin/s3vol
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 TESTTIMEOUT ?= 45m
+PREFIX   ?= /usr/local
 
-.PHONY: all build run test fmt-check vet unit minio bench bench-quick plugin plugin-enable clean
+.PHONY: all build install run test fmt-check vet unit minio bench bench-quick plugin plugin-enable clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./plugin
+
+# Puts s3vol on the PATH: the README's s3vol commands (volume, org, mount,
+# repair) and a daemon started by hand or by a service manager.
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/s3vol
 
 # Runs the daemon in the foreground as a legacy plugin on
 # /run/docker/plugins/s3vol.sock (needs root for FUSE). Settings come from

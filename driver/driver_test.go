@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -329,11 +330,23 @@ func TestGetListCapabilities(t *testing.T) {
 	if vs.Volume.Status["uid"] != uint32(1000) || vs.Volume.Status["mode"] != "0750" {
 		t.Errorf("volume status %v", vs.Volume.Status)
 	}
+	// Labels given as -o label.KEY=VALUE are kept and shown (issue 19.8).
+	f.create("labelled", map[string]string{"label.team": "web", "label.env": "prod"})
+	ls, err := f.d.Get(&volume.GetRequest{Name: "labelled"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := ls.Volume.Status["labels"].(map[string]string); l["team"] != "web" || l["env"] != "prod" || len(l) != 2 {
+		t.Errorf("labelled volume's status %v", ls.Volume.Status)
+	}
+	if _, ok := vs.Volume.Status["labels"]; ok {
+		t.Errorf("a volume without labels shows labels: %v", vs.Volume.Status)
+	}
 	list, err := f.d.List()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Volumes) != 2 || list.Volumes[0].Name != "view" && list.Volumes[1].Name != "view" {
+	if len(list.Volumes) != 3 || !slices.ContainsFunc(list.Volumes, func(v *volume.Volume) bool { return v.Name == "view" }) {
 		t.Errorf("list: %+v", list.Volumes)
 	}
 	if _, err := f.d.Get(&volume.GetRequest{Name: "missing"}); err == nil || !errors.Is(err, registry.ErrNotFound) {

@@ -45,6 +45,9 @@ func (d *Driver) status(e registry.Entry) map[string]any {
 	if e.CreatedBy != "" {
 		s["createdBy"] = e.CreatedBy
 	}
+	if len(e.Labels) > 0 {
+		s["labels"] = e.Labels
+	}
 	if e.Kind == registry.KindView {
 		s["volume"] = e.Volume
 		s["subpath"] = e.Subpath

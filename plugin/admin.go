@@ -20,7 +20,8 @@ import (
 const adminUsage = `Admin commands (the registry without Docker, against the configured store):
   s3vol volume ls [--json]
   s3vol volume create [-o key=value]... [--label key=value]... [--json] NAME
-        options: volume=NAME subpath=PATH (a subpath view), ro, uid=N, gid=N, mode=OCTAL
+        options: volume=NAME subpath=PATH (a subpath view), ro, uid=N, gid=N, mode=OCTAL,
+                 label.KEY=VALUE (the same as --label KEY=VALUE)
   s3vol volume inspect [--json] NAME...
   s3vol volume rm NAME...
   s3vol org show [--json]
@@ -103,10 +104,7 @@ func (a *admin) volumeLs(ctx context.Context, args []string) error {
 
 func (a *admin) volumeCreate(ctx context.Context, args []string) error {
 	fs, asJSON := a.flags("volume create")
-	opts, labels := keyValues{}, keyValues{}
-	fs.Var(opts, "o", "an option as key=value (repeatable)")
-	fs.Var(opts, "opt", "same as -o")
-	fs.Var(labels, "label", "a label as key=value (repeatable)")
+	opts, labels := addCreateFlags(fs)
 	names, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -118,7 +116,15 @@ func (a *admin) volumeCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec.Labels = labels
+	for k, v := range labels { // --label, besides any -o label.KEY=VALUE
+		if spec.Labels == nil {
+			spec.Labels = make(map[string]string)
+		}
+		spec.Labels[k] = v
+	}
+	if err := spec.Validate(); err != nil {
+		return err
+	}
 	e, created, err := a.reg.Create(ctx, spec)
 	if err != nil {
 		return err
@@ -196,7 +202,7 @@ func (a *admin) describe(e entryJSON) {
 	}
 	row("Created", e.CreatedAt.Local().Format(time.RFC3339)+" by "+dash(e.CreatedBy))
 	row("Data prefix", e.DataPrefix)
-	row("Options", fmt.Sprintf("ro=%t uid=%d gid=%d mode=%04o", e.Options.ReadOnly, e.Options.UID, e.Options.GID, e.Options.Mode))
+	row("Options", fmt.Sprintf("ro=%t uid=%d gid=%d mode=%s", e.Options.ReadOnly, e.Options.UID, e.Options.GID, e.Options.Mode))
 	row("Labels", formatLabels(e.Labels))
 	now := time.Now()
 	if len(e.Leases) == 0 {
@@ -327,6 +333,16 @@ func (a *admin) repair(ctx context.Context, args []string) error {
 	return err
 }
 
+// addCreateFlags registers the flags of `s3vol volume create`: its options
+// and labels.
+func addCreateFlags(fs *flag.FlagSet) (opts, labels keyValues) {
+	opts, labels = keyValues{}, keyValues{}
+	fs.Var(opts, "o", "an option as key=value (repeatable)")
+	fs.Var(opts, "opt", "same as -o")
+	fs.Var(labels, "label", "a label as key=value (repeatable)")
+	return opts, labels
+}
+
 // flags makes a subcommand's flag set with --json.
 func (a *admin) flags(name string) (*flag.FlagSet, *bool) {
 	fs := flag.NewFlagSet("s3vol "+name, flag.ContinueOnError)
@@ -344,20 +360,11 @@ func (a *admin) json(v any) error {
 // arguments (the flag package stops at the first positional one), and
 // returns the positional arguments.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, adminUsageErr(fmt.Sprintf("%s: %v", fs.Name(), err))
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos, args = append(pos, args[0]), args[1:]
+	pos, err := parseFlagsAnywhere(fs, args)
+	if err != nil {
+		return nil, adminUsageErr(fmt.Sprintf("%s: %v", fs.Name(), err))
 	}
+	return pos, nil
 }
 
 // keyValues is a repeatable key=value flag.
@@ -388,7 +395,7 @@ type entryJSON struct {
 	CreatedAt  time.Time            `json:"createdAt"`
 	CreatedBy  string               `json:"createdBy,omitempty"`
 	Labels     map[string]string    `json:"labels,omitempty"`
-	Options    registry.Options     `json:"options"`
+	Options    optionsJSON          `json:"options"`
 	DataPrefix string               `json:"dataPrefix"`
 	Volume     string               `json:"volume,omitempty"`
 	VolumeID   string               `json:"volumeId,omitempty"`
@@ -397,10 +404,21 @@ type entryJSON struct {
 	Created    *bool                `json:"created,omitempty"`
 }
 
+// optionsJSON is the --json form of a volume's options: the mode as an
+// octal string ("0755"), as it is written with -o mode=, not as the
+// decimal number (493) the same bits make.
+type optionsJSON struct {
+	ReadOnly bool   `json:"readOnly,omitempty"`
+	UID      uint32 `json:"uid"`
+	GID      uint32 `json:"gid"`
+	Mode     string `json:"mode"`
+}
+
 func toJSON(e registry.Entry, leases []registry.LeaseInfo) entryJSON {
+	opts := optionsJSON{ReadOnly: e.Options.ReadOnly, UID: e.Options.UID, GID: e.Options.GID, Mode: fmt.Sprintf("%04o", e.Options.Mode)}
 	return entryJSON{
 		Name: e.Name, ID: e.ID, Kind: e.Kind, Org: e.Org, State: e.State, Reason: e.Reason,
-		CreatedAt: e.CreatedAt, CreatedBy: e.CreatedBy, Labels: e.Labels, Options: e.Options,
+		CreatedAt: e.CreatedAt, CreatedBy: e.CreatedBy, Labels: e.Labels, Options: opts,
 		DataPrefix: e.DataPrefix, Volume: e.Volume, VolumeID: e.VolumeID, Subpath: e.Subpath, Leases: leases,
 	}
 }

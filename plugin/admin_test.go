@@ -262,3 +262,31 @@ func TestAdminConfigFlagsAnywhere(t *testing.T) {
 		}
 	}
 }
+
+// --json prints a mode as an octal string, as it is written with -o mode=
+// (issue 19.9).
+func TestAdminJSONModeIsOctal(t *testing.T) {
+	reg := adminRegistry(t)
+	mustAdmin(t, reg, "volume create -o mode=0750 v")
+	mustAdmin(t, reg, "volume create w")
+	for _, line := range []string{"volume ls --json", "volume inspect --json v w", "volume create --json v -o mode=0750"} {
+		out := mustAdmin(t, reg, line)
+		if !strings.Contains(out, `"mode": "0750"`) {
+			t.Errorf("%s does not show mode 0750 as \"0750\":\n%s", line, out)
+		}
+		if line != "volume create --json v -o mode=0750" && !strings.Contains(out, `"mode": "0755"`) {
+			t.Errorf("%s does not show the default mode as \"0755\":\n%s", line, out)
+		}
+	}
+}
+
+// Labels come from --label and from -o label.KEY=VALUE (the form the
+// Docker plugin receives) alike, and inspect shows them (issue 19.8).
+func TestAdminLabels(t *testing.T) {
+	reg := adminRegistry(t)
+	mustAdmin(t, reg, "volume create -o label.team=web --label env=prod v")
+	out := mustAdmin(t, reg, "volume inspect v")
+	if !strings.Contains(out, "Labels:       env=prod, team=web") {
+		t.Errorf("inspect does not show both labels:\n%s", out)
+	}
+}

@@ -12,7 +12,7 @@ import (
 func runAdminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet(args[0], stderr)
 	configArgs, rest := splitConfigFlags(args[1:])
-	cfg, err := parseConfig(fs, configArgs)
+	cfg, extra, err := parseConfig(fs, configArgs)
 	if err != nil {
 		return err
 	}
@@ -22,7 +22,7 @@ func runAdminCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	defer reg.Close()
-	cmd := append([]string{args[0]}, fs.Args()...)
+	cmd := append([]string{args[0]}, extra...)
 	return runAdmin(ctx, append(cmd, rest...), reg, stdout)
 }
 

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/sirupsen/logrus"
+
+	"github.com/s3vol/s3vol/registry"
 )
 
 // Config is the daemon's configuration: every setting comes from a flag
@@ -74,7 +75,7 @@ var settings = []setting{
 	{"region", "", "S3 region (empty = the store's default)", func(c *Config, v string) error { c.Region = v; return nil }},
 	{"bucket", "s3vol", "bucket that holds volume data", setBucket(func(c *Config) *string { return &c.Bucket })},
 	{"meta-bucket", "", "bucket for the volume registry (empty = the data bucket, under " + MetaPrefix + ")", setBucket(func(c *Config) *string { return &c.MetaBucket })},
-	{"tls", "", "reach the endpoint over TLS: true or false (empty = from the endpoint's scheme, else true)", setTLS},
+	{"tls", "", "reach the endpoint over TLS: true or false (or yes|no, on|off, 1|0; empty = from the endpoint's scheme, else true)", setTLS},
 	{"path-style", "auto", "bucket addressing: auto, path or virtual", setPathStyle},
 	{"credentials-file", "/etc/s3vol/credentials", "file with access_key= and secret_key= lines (or an AWS credentials file), so secrets stay out of the environment", setCredentialsFile},
 	{"access-key", "", "S3 access key (prefer the credentials file); empty = the credentials file, then AWS_*/MINIO_* variables and files", func(c *Config, v string) error { c.AccessKey = v; return nil }},
@@ -215,9 +216,9 @@ func setTLS(c *Config, v string) error {
 	if v == "" {
 		return nil
 	}
-	b, err := strconv.ParseBool(v)
+	b, err := registry.ParseBool(v)
 	if err != nil {
-		return fmt.Errorf("%q is not a boolean; use true or false (or leave it empty to follow the endpoint's scheme)", v)
+		return fmt.Errorf("%q is %w (or leave it empty to follow the endpoint's scheme)", v, err)
 	}
 	c.explicitTLS = &b
 	return nil
@@ -391,9 +392,9 @@ func setLogLevel(c *Config, v string) error {
 
 func setBool(field func(*Config) *bool) func(*Config, string) error {
 	return func(c *Config, v string) error {
-		b, err := strconv.ParseBool(v)
+		b, err := registry.ParseBool(v)
 		if err != nil {
-			return fmt.Errorf("%q is not a boolean; use true or false", v)
+			return fmt.Errorf("%q is %w", v, err)
 		}
 		*field(c) = b
 		return nil

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/s3vol/s3vol/registry"
 )
 
 // load parses args and env the way a subcommand does.
@@ -114,8 +116,8 @@ func TestBadValuesNameTheSetting(t *testing.T) {
 		{"S3VOL_MOUNT_GRACE", "-1s", []string{"S3VOL_MOUNT_GRACE", "minimum"}},
 		{"S3VOL_LOG_LEVEL", "loud", []string{"S3VOL_LOG_LEVEL", "debug, info, warn, error"}},
 		{"S3VOL_PATH_STYLE", "dns", []string{"S3VOL_PATH_STYLE", "auto, path, virtual"}},
-		{"S3VOL_TLS", "maybe", []string{"S3VOL_TLS", "true or false"}},
-		{"S3VOL_AUTHZ", "sometimes", []string{"S3VOL_AUTHZ", "true or false"}},
+		{"S3VOL_TLS", "maybe", []string{"S3VOL_TLS", "true|false"}},
+		{"S3VOL_AUTHZ", "sometimes", []string{"S3VOL_AUTHZ", "true|false"}},
 		{"S3VOL_BUCKET", "My_Bucket", []string{"S3VOL_BUCKET", "lower-case"}},
 		{"S3VOL_META_BUCKET", "x", []string{"S3VOL_META_BUCKET", "3 to 63"}},
 		{"S3VOL_ORG", "acme/evil", []string{"S3VOL_ORG", "letters, digits"}},
@@ -272,5 +274,21 @@ func TestSecretFlagIsRefused(t *testing.T) {
 	c := mustLoad(t, nil, map[string]string{"S3VOL_ACCESS_KEY": "k", "S3VOL_SECRET_KEY": "s3cr3tValue"})
 	if c.SecretKey != "s3cr3tValue" {
 		t.Errorf("secret key from the environment: %q", c.SecretKey)
+	}
+}
+
+// The boolean settings take the same spellings as the volumes' ro option
+// (issue 19.9).
+func TestBooleanSettingsSpellings(t *testing.T) {
+	for v, want := range map[string]bool{"yes": true, "on": true, "1": true, "TRUE": true, "no": false, "off": false, "0": false} {
+		c, err := load(t, nil, map[string]string{"S3VOL_AUTHZ": v, "S3VOL_AUTHZ_ALLOW_UNCHECKED": v, "S3VOL_TLS": v, "S3VOL_ENDPOINT": "minio:9000"})
+		if err != nil || c.Authz != want || c.AuthzAllowUnchecked != want || c.TLS != want {
+			t.Errorf("booleans set to %q: %+v %v", v, c, err)
+		}
+	}
+	for _, env := range []string{"S3VOL_AUTHZ", "S3VOL_TLS"} {
+		if _, err := load(t, nil, map[string]string{env: "t"}); err == nil || !strings.Contains(err.Error(), registry.BoolSpellings) {
+			t.Errorf("%s=t: want a refusal listing %s, got %v", env, registry.BoolSpellings, err)
+		}
 	}
 }

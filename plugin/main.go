@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -27,6 +28,8 @@ Usage:
   s3vol version                                    print the version
   s3vol help [COMMAND]                             show help
 
+Flags may go anywhere on the line, before or after the command's words:
+s3vol --endpoint X volume ls and s3vol volume ls --endpoint X are the same.
 Every flag can also be set by the environment variable of the same name,
 e.g. --endpoint and S3VOL_ENDPOINT; the flag wins. Run "s3vol help serve"
 for the list.
@@ -56,9 +59,12 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
+	if len(args) > 0 && !topLevelFlags[args[0]] {
+		args = commandWordsFirst(args)
+	}
+	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !topLevelFlags[args[0]]) {
 		fmt.Fprint(stderr, usage)
-		return usageError{"no command given"}
+		return usageError{"no command given; commands: serve, mount, volume, org, repair, version, help"}
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -79,12 +85,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func runHelp(args []string, stdout io.Writer) error {
-	if len(args) == 0 {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") { // flags only: no command named
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	switch args[0] {
 	case "serve", "mount", "volume", "org", "repair":
+		if args[0] != "serve" && args[0] != "mount" {
+			fmt.Fprint(stdout, adminUsage+"\n")
+		}
 		fs := newFlagSet(args[0], stdout)
 		addConfigFlags(fs)
 		if args[0] == "mount" {
@@ -103,16 +112,98 @@ func newFlagSet(name string, out io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseConfig parses a command's flags and resolves the configuration.
-func parseConfig(fs *flag.FlagSet, args []string) (*Config, error) {
+// parseConfig parses a command's flags, wherever they are among its
+// arguments, and resolves the configuration. It returns the arguments that
+// are not flags, in order.
+func parseConfig(fs *flag.FlagSet, args []string) (*Config, []string, error) {
 	cf := addConfigFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	positional, err := parseFlagsAnywhere(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil, err
+		}
+		return nil, nil, usageError{err.Error()}
+	}
+	cfg, err := cf.resolve(os.Getenv)
+	return cfg, positional, err
+}
+
+// parseFlagsAnywhere parses flags placed before, between or after the
+// positional arguments (the flag package stops at the first positional
+// one) and returns the positional arguments. Everything after "--" is
+// positional.
+func parseFlagsAnywhere(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional, afterDashes []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, afterDashes = args[:i], args[i+1:]
+	}
+	for {
+		if err := fs.Parse(args); err != nil {
 			return nil, err
 		}
-		return nil, usageError{err.Error()}
+		args = fs.Args()
+		if len(args) == 0 {
+			return append(positional, afterDashes...), nil
+		}
+		positional, args = append(positional, args[0]), args[1:]
 	}
-	return cf.resolve(os.Getenv)
+}
+
+// topLevelFlags are the flags that stand for a command of their own.
+var topLevelFlags = map[string]bool{"-h": true, "--help": true, "-v": true, "--version": true}
+
+// commandWordsFirst moves the command's words (serve, mount, ...; and the
+// subcommand of volume and org) before every flag, so that a flag may be
+// written anywhere on the line: `s3vol --org acme volume ls`, `s3vol volume
+// --org acme ls` and `s3vol volume ls --org acme` are the same command.
+// The other arguments keep their order. A flag's value is told from a word
+// by the flag's kind: every flag that is not boolean takes one.
+func commandWordsFirst(args []string) []string {
+	takesValue := flagsTakingValues()
+	var words, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			rest = append(rest, args[i:]...)
+			i = len(args)
+		case len(a) > 1 && a[0] == '-':
+			rest = append(rest, a)
+			name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if takesValue[name] && !hasValue && i+1 < len(args) {
+				i++
+				rest = append(rest, args[i])
+			}
+		case len(words) < commandWordCount(words):
+			words = append(words, a)
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return append(words, rest...)
+}
+
+// commandWordCount is how many words name the command that words begins
+// (help's word is the command it explains).
+func commandWordCount(words []string) int {
+	if len(words) > 0 && (words[0] == "volume" || words[0] == "volumes" || words[0] == "org" || words[0] == "help") {
+		return 2
+	}
+	return 1
+}
+
+// flagsTakingValues lists every flag of every command that is not boolean.
+func flagsTakingValues() map[string]bool {
+	fs := flag.NewFlagSet("all", flag.ContinueOnError)
+	addConfigFlags(fs)
+	addMountFlags(fs)
+	addCreateFlags(fs)
+	takesValue := make(map[string]bool)
+	fs.VisitAll(func(f *flag.Flag) {
+		b, ok := f.Value.(interface{ IsBoolFlag() bool })
+		takesValue[f.Name] = !ok || !b.IsBoolFlag()
+	})
+	return takesValue
 }
 
 func joinArgs(args []string) string { return strings.Join(args, " ") }

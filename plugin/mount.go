@@ -39,14 +39,14 @@ func addMountFlags(fs *flag.FlagSet) mountFlags {
 func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("mount", stderr)
 	mf := addMountFlags(fs)
-	cfg, err := parseConfig(fs, args)
+	cfg, names, err := parseConfig(fs, args)
 	if err != nil {
 		return err
 	}
-	if fs.NArg() != 2 {
-		return usageError{fmt.Sprintf("s3vol mount takes a volume and a folder, got %q; usage: s3vol mount [--subpath P] [--ro] VOLUME DIR", joinArgs(fs.Args()))}
+	if len(names) != 2 {
+		return usageError{fmt.Sprintf("s3vol mount takes a volume and a folder, got %q; usage: s3vol mount [--subpath P] [--ro] VOLUME DIR", joinArgs(names))}
 	}
-	name, dir := fs.Arg(0), fs.Arg(1)
+	name, dir := names[0], names[1]
 	if *mf.subpath != "" {
 		if err := registry.ValidateSubpath(*mf.subpath); err != nil {
 			return err

@@ -32,9 +32,12 @@ const (
 // to stdout: dockerd records a managed plugin's stderr lines as errors,
 // whatever their level.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfig(newFlagSet("serve", stderr), args)
+	cfg, extra, err := parseConfig(newFlagSet("serve", stderr), args)
 	if err != nil {
 		return err
+	}
+	if len(extra) > 0 {
+		return usageError{fmt.Sprintf("s3vol serve takes no arguments, only flags (got %q); see s3vol help serve", joinArgs(extra))}
 	}
 	log := newLogger(stdout, cfg.LogLevel)
 	memLimit := applyMemoryLimit(cfg.Memory)

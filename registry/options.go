@@ -9,10 +9,29 @@ import (
 )
 
 // AcceptedOptions lists the option keys ParseSpec accepts, for messages.
-var AcceptedOptions = []string{"volume", "subpath", "ro", "uid", "gid", "mode"}
+var AcceptedOptions = []string{"volume", "subpath", "ro", "uid", "gid", "mode", LabelOptionPrefix + "KEY"}
+
+// LabelOptionPrefix starts the options that set a label of the volume:
+// -o label.team=web. Docker keeps `docker volume create --label` to itself
+// (its Create call to a plugin carries only the name and the -o options),
+// so labels meant for the volume's record come this way.
+const LabelOptionPrefix = "label."
 
 const acceptedText = "volume=NAME and subpath=PATH (a subpath view of a volume), " +
-	"ro[=true|false], uid=N, gid=N, mode=OCTAL (e.g. 0755)"
+	"ro[=true|false] (also yes|no, on|off, 1|0), uid=N, gid=N, mode=OCTAL (e.g. 0755), " +
+	"label.KEY=VALUE (a label kept with the volume)"
+
+// Limits on labels, which live in the registry's records.
+const (
+	maxLabels        = 32
+	maxLabelKeyLen   = 128
+	maxLabelValueLen = 512
+)
+
+// BoolSpellings are the values every boolean option and setting accepts,
+// in any case: the ro option of volumes and the daemon's S3VOL_TLS,
+// S3VOL_AUTHZ and the like.
+const BoolSpellings = "true|false, yes|no, on|off, 1|0"
 
 // ParseSpec builds a Spec from Docker's -o options (docker volume create -o
 // key=value). Unknown keys and bad values are refused with a message that
@@ -38,7 +57,10 @@ func (s *Spec) setOption(key, val string) error {
 	case "subpath":
 		s.Subpath = val
 	case "ro", "readonly", "read-only":
-		s.Options.ReadOnly, err = parseBool(val)
+		s.Options.ReadOnly = true // "-o ro" alone means read-only
+		if val != "" {
+			s.Options.ReadOnly, err = ParseBool(val)
+		}
 	case "uid":
 		s.Options.UID, err = parseID(val)
 	case "gid":
@@ -46,6 +68,9 @@ func (s *Spec) setOption(key, val string) error {
 	case "mode":
 		s.Options.Mode, err = parseMode(val)
 	default:
+		if k, ok := strings.CutPrefix(key, LabelOptionPrefix); ok {
+			return s.setLabel(k, val)
+		}
 		return errorf(ErrInvalid, "unknown option %q; accepted options: %s", key, acceptedText)
 	}
 	if err != nil {
@@ -54,9 +79,23 @@ func (s *Spec) setOption(key, val string) error {
 	return nil
 }
 
+func (s *Spec) setLabel(key, val string) error {
+	if key == "" {
+		return errorf(ErrInvalid, "option %q names no label; write label.KEY=VALUE, e.g. label.team=web", LabelOptionPrefix)
+	}
+	if s.Labels == nil {
+		s.Labels = make(map[string]string)
+	}
+	s.Labels[key] = val
+	return nil
+}
+
 // Validate checks a Spec built by hand (ParseSpec calls it).
 func (s Spec) Validate() error {
 	if err := ValidateName(s.Name); err != nil {
+		return err
+	}
+	if err := validateLabels(s.Labels); err != nil {
 		return err
 	}
 	if s.Options.Mode&^0o7777 != 0 {
@@ -79,14 +118,32 @@ func (s Spec) Validate() error {
 	return ValidateSubpath(s.Subpath)
 }
 
-func parseBool(v string) (bool, error) {
+// ParseBool reads a boolean written as one of BoolSpellings.
+func ParseBool(v string) (bool, error) {
 	switch strings.ToLower(v) {
-	case "", "true", "1", "yes", "on":
+	case "true", "yes", "on", "1":
 		return true, nil
-	case "false", "0", "no", "off":
+	case "false", "no", "off", "0":
 		return false, nil
 	}
-	return false, fmt.Errorf("expected true or false")
+	return false, fmt.Errorf("not a boolean; use %s", BoolSpellings)
+}
+
+func validateLabels(labels map[string]string) error {
+	if len(labels) > maxLabels {
+		return errorf(ErrInvalid, "%d labels: a volume has at most %d", len(labels), maxLabels)
+	}
+	for k, v := range labels {
+		switch {
+		case k == "":
+			return errorf(ErrInvalid, "a label has an empty key; write label.KEY=VALUE, e.g. label.team=web")
+		case len(k) > maxLabelKeyLen:
+			return errorf(ErrInvalid, "label key %.32q... is too long: %d bytes, at most %d", k, len(k), maxLabelKeyLen)
+		case len(v) > maxLabelValueLen:
+			return errorf(ErrInvalid, "the value of label %q is too long: %d bytes, at most %d", k, len(v), maxLabelValueLen)
+		}
+	}
+	return nil
 }
 
 func parseID(v string) (uint32, error) {

@@ -24,30 +24,43 @@ const nameRule = "1 to 128 characters: letters, digits, '_', '.' and '-', starti
 // ValidateName checks a volume or view name against Docker's own rule,
 // [a-zA-Z0-9][a-zA-Z0-9_.-]*, with a length limit.
 func ValidateName(name string) error {
-	if !validToken(name, MaxNameLen) {
-		return errorf(ErrInvalid, "invalid volume name %q: a name is %s", name, nameRule)
+	if why, ok := tokenProblem(name, MaxNameLen); !ok {
+		return errorf(ErrInvalid, "invalid volume name %q: %sa name is %s", name, why, nameRule)
 	}
 	return nil
 }
 
 // ValidateOrg checks an organization name (same rule as volume names).
 func ValidateOrg(org string) error {
-	if !validToken(org, MaxNameLen) {
-		return errorf(ErrInvalid, "invalid organization name %q: a name is %s", org, nameRule)
+	if why, ok := tokenProblem(org, MaxNameLen); !ok {
+		return errorf(ErrInvalid, "invalid organization name %q: %sa name is %s", org, why, nameRule)
 	}
 	return nil
 }
 
 // ValidateHostID checks a host id (same characters as names).
 func ValidateHostID(id string) error {
-	if !validToken(id, MaxHostIDLen) {
-		return errorf(ErrInvalid, "invalid host id %q: a host id is %s", id, nameRule)
+	if why, ok := tokenProblem(id, MaxHostIDLen); !ok {
+		return errorf(ErrInvalid, "invalid host id %q: %sa host id is %s", id, why, nameRule)
 	}
 	return nil
 }
 
-func validToken(s string, maxLen int) bool {
-	if s == "" || len(s) > maxLen || !isAlnum(s[0]) {
+// tokenProblem checks a name: ok is false when it breaks the rule. A name
+// whose characters are fine but that is too long gets why, the numbers, to
+// go before the rule in the message.
+func tokenProblem(s string, maxLen int) (why string, ok bool) {
+	if !validChars(s) {
+		return "", false
+	}
+	if len(s) > maxLen {
+		return fmt.Sprintf("too long: %d characters, at most %d; ", len(s), maxLen), false
+	}
+	return "", true
+}
+
+func validChars(s string) bool {
+	if s == "" || !isAlnum(s[0]) {
 		return false
 	}
 	for i := 1; i < len(s); i++ {

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -107,4 +108,73 @@ func TestNewConfig(t *testing.T) {
 		t.Fatalf("defaults: %v", err)
 	}
 	r.Close()
+}
+
+// A name refused for its length says so, with the numbers (issue 19.9).
+func TestLongNamesSayTooLong(t *testing.T) {
+	long := strings.Repeat("a", MaxNameLen+1)
+	for what, err := range map[string]error{
+		"volume": ValidateName(long), "organization": ValidateOrg(long), "host id": ValidateHostID(long),
+	} {
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "too long: 129 characters, at most 128") {
+			t.Errorf("%s name of 129 characters: %v", what, err)
+		}
+	}
+}
+
+// Every boolean accepts the same spellings, the ones the README lists, and
+// a bad one is refused with that list (issue 19.9).
+func TestBooleanSpellings(t *testing.T) {
+	for v, want := range map[string]bool{
+		"true": true, "True": true, "yes": true, "on": true, "1": true,
+		"false": false, "FALSE": false, "no": false, "off": false, "0": false,
+	} {
+		got, err := ParseBool(v)
+		if err != nil || got != want {
+			t.Errorf("ParseBool(%q) = %v, %v; want %v", v, got, err, want)
+		}
+		s, err := ParseSpec("v", map[string]string{"ro": v})
+		if err != nil || s.Options.ReadOnly != want {
+			t.Errorf("ro=%s: %+v %v", v, s.Options, err)
+		}
+	}
+	for _, v := range []string{"maybe", "t", "y", "2", ""} {
+		if _, err := ParseBool(v); err == nil || !strings.Contains(err.Error(), BoolSpellings) {
+			t.Errorf("ParseBool(%q): want a refusal listing %s, got %v", v, BoolSpellings, err)
+		}
+	}
+	// "-o ro" alone means read-only.
+	if s, err := ParseSpec("v", map[string]string{"ro": ""}); err != nil || !s.Options.ReadOnly {
+		t.Errorf("ro alone: %+v %v", s.Options, err)
+	}
+	if _, err := ParseSpec("v", map[string]string{"ro": "maybe"}); err == nil || !strings.Contains(err.Error(), BoolSpellings) {
+		t.Errorf("ro=maybe: %v", err)
+	}
+}
+
+// Docker keeps `docker volume create --label` to itself (its Create call
+// to a plugin carries only the name and the -o options), so labels that
+// s3vol should keep come as -o label.KEY=VALUE (issue 19.8).
+func TestParseSpecLabels(t *testing.T) {
+	s, err := ParseSpec("v", map[string]string{"label.team": "web", "label.com.example.env": "prod", "mode": "0700"})
+	if err != nil || len(s.Labels) != 2 || s.Labels["team"] != "web" || s.Labels["com.example.env"] != "prod" || s.Options.Mode != 0o700 {
+		t.Fatalf("%+v %v", s, err)
+	}
+	if _, err := ParseSpec("v", map[string]string{"label.": "x"}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "label.KEY=VALUE") {
+		t.Errorf("label with no key: %v", err)
+	}
+	if _, err := ParseSpec("v", map[string]string{"size": "1"}); !strings.Contains(err.Error(), "label.KEY=VALUE") {
+		t.Errorf("the accepted options do not list labels: %v", err)
+	}
+	// Labels live in the organization's index: their size is bounded.
+	if _, err := ParseSpec("v", map[string]string{"label.big": strings.Repeat("x", maxLabelValueLen+1)}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "too long") {
+		t.Errorf("a label value over the limit: %v", err)
+	}
+	many := map[string]string{}
+	for i := range maxLabels + 1 {
+		many[fmt.Sprintf("label.k%d", i)] = "v"
+	}
+	if _, err := ParseSpec("v", many); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("more labels than the limit: %v", err)
+	}
 }

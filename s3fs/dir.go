@@ -296,8 +296,16 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 		h.d.mu.Unlock()
 		slices.Sort(h.names)
 	}
-	for h.pos < len(h.names) {
-		name := h.names[h.pos]
+	// "." and ".." come first, at positions 0 and 1, as in any directory;
+	// the entries follow, so h.pos - 2 indexes names.
+	if h.pos < 2 {
+		de := h.d.dotEntry(h.pos)
+		h.pos++
+		de.Off = uint64(h.pos)
+		return de, 0
+	}
+	for h.pos-2 < len(h.names) {
+		name := h.names[h.pos-2]
 		h.pos++
 		h.d.mu.Lock()
 		e := h.l.entries[name]
@@ -308,6 +316,19 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 		return &fuse.DirEntry{Name: name, Mode: e.kind.ifmt(), Off: uint64(h.pos)}, 0
 	}
 	return nil, 0
+}
+
+// dotEntry is "." (i == 0) or ".." (i == 1) of d. The root's ".." is
+// the root itself: what lies above the mount is not the filesystem's.
+func (d *dirNode) dotEntry(i int) *fuse.DirEntry {
+	if i == 0 {
+		return &fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: d.StableAttr().Ino}
+	}
+	parent := d.EmbeddedInode()
+	if _, p := parent.Parent(); p != nil {
+		parent = p
+	}
+	return &fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR, Ino: parent.StableAttr().Ino}
 }
 
 // Lookup answers READDIRPLUS from the listing being read.

@@ -68,6 +68,9 @@ func Mount(dir string, opts Options) (*Mounted, error) {
 		AttrTimeout:     &ttl,
 		NegativeTimeout: &ttl,
 		NullPermissions: true,
+		// The root gets inode 1, FUSE's root id, rather than 0, which
+		// tools take for "no inode". (Other inodes count from 2^63.)
+		RootStableAttr: &fs.StableAttr{Ino: fuse.FUSE_ROOT_ID},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mounting %s at %s: %w", fsName(opts), dir, err)
