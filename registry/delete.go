@@ -135,10 +135,16 @@ func (r *Registry) trash(ix *index, name string, rec *record) trashRecord {
 	return tr
 }
 
+// describeLeases names the hosts holding leases, with each host's mounts
+// summed over its processes. ls is sorted by host.
 func describeLeases(ls []LeaseInfo) string {
-	parts := make([]string, len(ls))
-	for i, l := range ls {
-		parts[i] = fmt.Sprintf("host %q (%d mount(s))", l.Host, l.Count)
+	var parts []string
+	for i := 0; i < len(ls); {
+		host, n := ls[i].Host, 0
+		for ; i < len(ls) && ls[i].Host == host; i++ {
+			n += max(ls[i].Count, 1)
+		}
+		parts = append(parts, fmt.Sprintf("host %q (%d mount(s))", host, n))
 	}
 	return strings.Join(parts, ", ")
 }

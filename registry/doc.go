@@ -19,14 +19,16 @@
 // # Layout in the metadata store (under Config.Prefix)
 //
 //	orgs/<org>/index.json            the organization: limit, entries, trash
-//	orgs/<org>/leases/<id>/<host>    one host's lease on a mounted entry
+//	orgs/<org>/leases/<id>/<host>@<instance>  one process's lease on a mounted entry
 //
 // The index object holds the whole organization, so List, Get and the limit
 // check cost one GET, and every change is a compare-and-swap of that one
 // object (Put with IfMatch, or IfNoneMatch when it does not exist yet): the
 // limit and name uniqueness hold across hosts without any read-then-write.
-// Leases are separate objects, one per (entry, host), so heartbeats never
-// contend with creates and deletes.
+// Leases are separate objects, one per (entry, process): two processes of
+// one host (the daemon and `s3vol mount`) share the host id, and one
+// releasing must not drop the other's hold. Heartbeats never contend with
+// creates and deletes.
 //
 // # Multi-step operations and repair
 //

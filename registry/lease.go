@@ -16,11 +16,14 @@ import (
 	"github.com/s3vol/s3vol/store"
 )
 
-// LeaseInfo is one host's lease on an entry, as stored.
+// LeaseInfo is one process's lease on an entry, as stored. A host may run
+// several processes that mount (the daemon, `s3vol mount`): each holds its
+// own lease object, so one releasing never drops another's hold.
 type LeaseInfo struct {
 	EntryID   string    `json:"entryId"`
 	Host      string    `json:"host"`
-	Count     int       `json:"count"` // mounts on that host
+	Instance  string    `json:"instance,omitempty"` // the process (Registry) holding it
+	Count     int       `json:"count"`              // mounts by that process
 	TTL       string    `json:"ttl"`
 	RenewedAt time.Time `json:"renewedAt"`
 	ExpiresAt time.Time `json:"expiresAt"`
@@ -29,9 +32,9 @@ type LeaseInfo struct {
 // Live reports whether the lease has not expired at now.
 func (l LeaseInfo) Live(now time.Time) bool { return now.Before(l.ExpiresAt) }
 
-// Lease is a mount's hold on an entry. While any Lease of this host on an
-// entry is held, a heartbeat keeps the host's lease object alive and no host
-// can delete the entry.
+// Lease is a mount's hold on an entry. While any Lease of this process on
+// an entry is held, a heartbeat keeps the process's lease object alive and
+// no host can delete the entry.
 type Lease struct {
 	r     *Registry
 	hl    *hostLease
@@ -60,7 +63,27 @@ func (r *Registry) leasePrefix(entryID string) string {
 	return r.orgPrefix() + "leases/" + entryID + "/"
 }
 
-func (r *Registry) leaseKey(entryID string) string { return r.leasePrefix(entryID) + r.cfg.HostID }
+// leaseKey is this process's lease object on an entry: "<host>@<instance>"
+// ('@' is not allowed in host ids, so the host can be read back).
+func (r *Registry) leaseKey(entryID string) string {
+	return r.leasePrefix(entryID) + r.cfg.HostID + "@" + r.instance
+}
+
+// leaseHost reads the host id back from a lease object's key.
+func leaseHost(key string) string {
+	name := key[strings.LastIndexByte(key, '/')+1:]
+	host, _, _ := strings.Cut(name, "@")
+	return host
+}
+
+func sortLeases(ls []LeaseInfo) {
+	sort.Slice(ls, func(i, j int) bool {
+		if ls[i].Host != ls[j].Host {
+			return ls[i].Host < ls[j].Host
+		}
+		return ls[i].Instance < ls[j].Instance
+	})
+}
 
 // Acquire takes a lease on a ready volume or view for a mount on this host.
 // Each call must be paired with one Release; the lease object is written on
@@ -230,7 +253,7 @@ func (r *Registry) heartbeat(ctx context.Context, hl *hostLease) {
 // writeLease writes (or renews) this host's lease object on an entry.
 func (r *Registry) writeLease(ctx context.Context, id string, count int) error {
 	now := r.now().UTC()
-	info := LeaseInfo{EntryID: id, Host: r.cfg.HostID, Count: count, TTL: r.cfg.LeaseTTL.String(),
+	info := LeaseInfo{EntryID: id, Host: r.cfg.HostID, Instance: r.instance, Count: count, TTL: r.cfg.LeaseTTL.String(),
 		RenewedAt: now, ExpiresAt: now.Add(r.cfg.LeaseTTL)}
 	data, err := json.Marshal(info)
 	if err != nil {
@@ -288,7 +311,7 @@ func (r *Registry) AllLeases(ctx context.Context) (map[string][]LeaseInfo, error
 		out[id] = append(out[id], l)
 	}
 	for _, ls := range out {
-		sort.Slice(ls, func(i, j int) bool { return ls[i].Host < ls[j].Host })
+		sortLeases(ls)
 	}
 	return out, nil
 }
@@ -326,7 +349,7 @@ func (r *Registry) readLeases(ctx context.Context, id string) ([]LeaseInfo, erro
 		}
 		out = append(out, l)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
+	sortLeases(out)
 	return out, nil
 }
 
@@ -346,8 +369,7 @@ func (r *Registry) readLease(ctx context.Context, obj store.Object) (LeaseInfo, 
 		// An unreadable lease counts as live until it ages out by the
 		// store's clock: better to refuse a delete than to delete a
 		// mounted volume.
-		host := key[strings.LastIndexByte(key, '/')+1:]
-		return LeaseInfo{Host: host, Count: 1, ExpiresAt: obj.LastModified.Add(r.cfg.LeaseTTL)}, nil
+		return LeaseInfo{Host: leaseHost(key), Count: 1, ExpiresAt: obj.LastModified.Add(r.cfg.LeaseTTL)}, nil
 	}
 	return l, nil
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
 
 	"github.com/s3vol/s3vol/store"
@@ -53,6 +55,9 @@ type Registry struct {
 	cfg Config
 	log *logrus.Entry
 	mu  sync.Mutex // serializes this instance's index updates
+	// instance tells this Registry's leases from those of other processes
+	// with the same host id (see leaseKey).
+	instance string
 
 	leaseMu sync.Mutex
 	leases  map[string]*hostLease // by entry id
@@ -107,6 +112,8 @@ func New(cfg Config) (*Registry, error) {
 		purging: map[string]bool{},
 		now:     time.Now,
 
+		instance: strings.ReplaceAll(uuid.NewString(), "-", "")[:12],
+
 		purgeBatch: defaultPurgeBatch,
 	}
 	r.bgCtx, r.bgCancel = context.WithCancel(context.Background())
@@ -118,6 +125,10 @@ func (r *Registry) OrgName() string { return r.cfg.Org }
 
 // HostID returns this registry's host id.
 func (r *Registry) HostID() string { return r.cfg.HostID }
+
+// InstanceID tells this Registry's leases (LeaseInfo.Instance) from those
+// of other processes with the same host id.
+func (r *Registry) InstanceID() string { return r.instance }
 
 // LeaseTTL returns the lease TTL in use.
 func (r *Registry) LeaseTTL() time.Duration { return r.cfg.LeaseTTL }
