@@ -37,7 +37,9 @@
 // the entry deleting (which stops new mounts and new views), checks the
 // leases, then removes the entry and records its data prefix in the index's
 // trash in one CAS; the data is then removed in the background with batch
-// deletes. A crash between any two steps leaves a state Repair can see in the
+// deletes. A create whose volume is deleted while its root marker is being
+// written finds the entry gone when it tries to mark it ready, and removes
+// the marker itself: the purge may have finished before the marker landed. A crash between any two steps leaves a state Repair can see in the
 // index: stale creates are rolled back, stale deletes finished (or undone if
 // a host holds a lease) and the trash purged, so nothing counts toward the
 // limit forever.
