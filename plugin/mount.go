@@ -90,7 +90,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	mode := os.FileMode(e.Options.Mode & 0o7777)
 	m, err := s3fs.Mount(dir, s3fs.Options{
-		Store: st.data, Prefix: prefix, ReadOnly: *mf.readOnly || e.ReadOnly(),
+		Store: lease.Guard(st.data), Prefix: prefix, // writes only while the lease is renewed ReadOnly: *mf.readOnly || e.ReadOnly(),
 		UID: e.Options.UID, GID: e.Options.GID, DirMode: mode, FileMode: mode &^ 0o111,
 		MetadataTTL: cfg.MetadataTTL, CacheDir: filepath.Join(cfg.CacheDir, "mount-"+e.ID), Buffers: pool,
 		Logger: log.WithFields(logrus.Fields{"volume": name, "id": e.ID}),

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -53,6 +51,7 @@ type hostLease struct {
 	refs  int        // count plus acquires in flight; guarded by leaseMu
 	stop  context.CancelFunc
 	done  chan struct{}
+	fence fenceState
 }
 
 // stepLeaseDelete is the step just before the last release deletes the
@@ -98,7 +97,7 @@ func (r *Registry) Acquire(ctx context.Context, nameOrID string) (*Lease, error)
 	defer hl.mu.Unlock()
 	first := r.leaseCount(hl) == 0
 	if first {
-		if e, err = r.acquireFirst(ctx, e); err != nil {
+		if e, err = r.acquireFirst(ctx, hl, e); err != nil {
 			r.dropLease(hl)
 			return nil, err
 		}
@@ -109,7 +108,7 @@ func (r *Registry) Acquire(ctx context.Context, nameOrID string) (*Lease, error)
 	r.leaseMu.Unlock()
 	if first {
 		r.startHeartbeat(hl)
-	} else if err := r.writeLease(ctx, e.ID, count); err != nil {
+	} else if err := r.renewLease(ctx, hl, count); err != nil {
 		// The heartbeat keeps the lease alive; the count is informational.
 		r.log.WithField("id", e.ID).WithError(err).Warn("registry: updating the lease's mount count failed")
 	}
@@ -119,11 +118,12 @@ func (r *Registry) Acquire(ctx context.Context, nameOrID string) (*Lease, error)
 // acquireFirst writes this host's lease object, then re-reads the index: if
 // the entry is still there and ready, any delete that starts later will see
 // the lease; if a delete got in first, the lease is withdrawn.
-func (r *Registry) acquireFirst(ctx context.Context, e Entry) (Entry, error) {
+func (r *Registry) acquireFirst(ctx context.Context, hl *hostLease, e Entry) (Entry, error) {
 	if e.State != StateReady {
 		return Entry{}, r.notMountable(e)
 	}
-	if err := r.writeLease(ctx, e.ID, 1); err != nil {
+	hl.fence.reset() // a fresh hold: nothing lost, nothing renewed yet
+	if err := r.renewLease(ctx, hl, 1); err != nil {
 		return Entry{}, err
 	}
 	ix, _, err := r.load(ctx)
@@ -165,7 +165,7 @@ func (r *Registry) release(ctx context.Context, hl *hostLease) error {
 	r.leaseMu.Unlock()
 	if count > 0 {
 		r.dropLease(hl)
-		return r.writeLease(ctx, hl.id, count)
+		return r.renewLease(ctx, hl, count)
 	}
 	hl.stopHeartbeat()
 	// Keep this hostLease in the map until its object is deleted: an
@@ -234,9 +234,11 @@ func (hl *hostLease) stopHeartbeat() {
 }
 
 // heartbeat renews the lease every third of the TTL, so two renewals may
-// fail before the lease expires.
+// fail before the fence closes (see fence.go). After a failure it retries
+// sooner, to reopen the fence soon after the store is back.
 func (r *Registry) heartbeat(ctx context.Context, hl *hostLease) {
-	t := time.NewTicker(r.cfg.LeaseTTL / 3)
+	every, retry := r.cfg.LeaseTTL/3, max(r.cfg.LeaseTTL/12, 10*time.Millisecond)
+	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
 		select {
@@ -244,10 +246,85 @@ func (r *Registry) heartbeat(ctx context.Context, hl *hostLease) {
 			return
 		case <-t.C:
 		}
-		if err := r.writeLease(ctx, hl.id, r.leaseCount(hl)); err != nil && ctx.Err() == nil {
-			r.log.WithFields(logrus.Fields{"id": hl.id}).WithError(err).Warn("registry: lease renewal failed; retrying at the next beat")
+		next := every
+		if err := r.beat(ctx, hl); err != nil && ctx.Err() == nil {
+			next = retry
 		}
+		t.Reset(next)
 	}
+}
+
+// beat renews the lease once and logs the fence's transitions.
+func (r *Registry) beat(ctx context.Context, hl *hostLease) error {
+	log := r.log.WithField("id", hl.id)
+	start := r.now()
+	expired := r.checkFence(hl, start.Add(-fenceMargin(r.cfg.LeaseTTL)), hl.id) != nil // past the TTL itself
+	err := r.writeLease(ctx, hl.id, r.leaseCount(hl))
+	if err == nil && expired {
+		// Another host may have deleted the entry while the lease was
+		// expired: writes may resume only if it is still there.
+		err = r.stillMountable(ctx, hl)
+	}
+	f := &hl.fence
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		ferr := r.checkFence(hl, r.now(), hl.id)
+		f.mu.Lock()
+		first := ferr != nil && !f.fenced
+		f.fenced = f.fenced || ferr != nil
+		f.mu.Unlock()
+		if first {
+			log.WithError(err).WithField("cause", ferr.Error()).Error("registry: mount lease not renewed in time; writes to this volume are refused (EROFS) until it is")
+		} else {
+			log.WithError(err).Warn("registry: lease renewal failed; retrying")
+		}
+		return err
+	}
+	f.renewed(start)
+	f.mu.Lock()
+	reopened := f.fenced
+	f.fenced = false
+	f.mu.Unlock()
+	if reopened {
+		log.Warn("registry: mount lease renewed again; writes to this volume are allowed again")
+	}
+	return nil
+}
+
+// stillMountable checks, after renewing an expired lease, that the entry
+// still exists and is ready. An entry deleted meanwhile fences the lease for
+// good (its data is being purged); one being deleted keeps it fenced for
+// now.
+func (r *Registry) stillMountable(ctx context.Context, hl *hostLease) error {
+	ix, _, err := r.load(ctx)
+	if err != nil {
+		return err
+	}
+	name, rec := ix.byID(hl.id)
+	switch {
+	case rec == nil:
+		lost := &fencedError{msg: fmt.Sprintf("writes to %s refused: it was deleted by another host while this host could not renew its mount lease; unmount it", hl.id)}
+		hl.fence.mu.Lock()
+		hl.fence.lost = lost
+		hl.fence.mu.Unlock()
+		return lost
+	case rec.State != StateReady:
+		return fmt.Errorf("registry: %q is %s after its lease expired; writes stay refused", name, rec.State)
+	}
+	return nil
+}
+
+// renewLease writes the lease object and, on success, records the renewal
+// (from the time the write started, as the expiry it wrote does).
+func (r *Registry) renewLease(ctx context.Context, hl *hostLease, count int) error {
+	start := r.now()
+	if err := r.writeLease(ctx, hl.id, count); err != nil {
+		return err
+	}
+	hl.fence.renewed(start)
+	return nil
 }
 
 // writeLease writes (or renews) this host's lease object on an entry.

@@ -1,0 +1,88 @@
+package registry
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/s3vol/s3vol/store"
+	"github.com/s3vol/s3vol/store/faultstore"
+)
+
+// Issue 13.6: a process that cannot renew its mount lease must stop
+// writing before the lease can expire on other hosts (which may then delete
+// the volume and purge its data), and write again once a renewal succeeds.
+func TestFencedWhenLeaseCannotBeRenewed(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := ctxT(t)
+		meta := faultstore.New(e.meta)
+		r := e.registry("h1", func(c *Config) { c.Meta = meta })
+		if _, _, err := r.Create(ctx, Spec{Name: "v"}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := r.Acquire(ctx, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release(ctx)
+		data := l.Guard(e.data)
+		put := func() error {
+			_, err := data.Put(ctx, l.Entry().DataPrefix+"f", bytes.NewReader([]byte("x")), 1, store.PutOptions{})
+			return err
+		}
+		if err := put(); err != nil {
+			t.Fatalf("write with a fresh lease: %v", err)
+		}
+
+		// Renewals fail from now on. The lease object as other hosts see
+		// it says when it expires.
+		leases := e.prefix + "orgs/acme/leases"
+		meta.Add(faultstore.Rule{Op: faultstore.OpPut, Key: leases, Err: store.ErrUnavailable})
+		var fencedAt time.Time
+		waitFor(t, "writes never stopped while the lease could not be renewed", func() bool {
+			err := put()
+			if err == nil {
+				return false
+			}
+			fencedAt = time.Now()
+			if !errors.Is(err, ErrFenced) || !errors.Is(err, syscall.EROFS) {
+				t.Fatalf("write while the lease is not renewed failed with %v, want ErrFenced (EROFS)", err)
+			}
+			t.Logf("write refused: %v", err)
+			return true
+		})
+		if exp := storedExpiry(t, e, r, l.Entry().ID); !fencedAt.Before(exp) {
+			t.Fatalf("writes stopped at %s, not before the lease's expiry %s", fencedAt, exp)
+		}
+		mp, err := data.NewMultipart(ctx, l.Entry().DataPrefix+"big", store.PutOptions{})
+		if !errors.Is(err, ErrFenced) {
+			t.Fatalf("multipart upload while fenced: %v, %v", mp, err)
+		}
+		if err := data.Delete(ctx, l.Entry().DataPrefix+"f"); !errors.Is(err, ErrFenced) {
+			t.Fatalf("delete while fenced: %v", err)
+		}
+
+		meta.Clear()
+		waitFor(t, "writes never resumed once the lease was renewed", func() bool { return put() == nil })
+	})
+}
+
+// storedExpiry reads the expiry of r's lease on id as other hosts see it.
+func storedExpiry(t *testing.T, e *env, r *Registry, id string) time.Time {
+	t.Helper()
+	rc, _, err := e.meta.Get(ctxT(t), r.leaseKey(id), store.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(rc)
+	var l LeaseInfo
+	if err := json.Unmarshal(b, &l); err != nil {
+		t.Fatal(err)
+	}
+	return l.ExpiresAt
+}
