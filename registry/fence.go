@@ -24,6 +24,12 @@ import (
 // ErrFenced is the kind of the error a fenced mount's writes get.
 var ErrFenced = errors.New("mount lease not renewed")
 
+// purgeDelay is how long after a delete that found expired leases its
+// purge may start: a TTL plus the fence margin.
+func (r *Registry) purgeDelay() time.Duration {
+	return r.cfg.LeaseTTL + fenceMargin(r.cfg.LeaseTTL)
+}
+
 // fenceMargin is how long before the lease expires (by this host's clock)
 // the fence closes: a sixth of the TTL, so two heartbeats (every third of
 // the TTL) may fail before it does.

@@ -86,3 +86,49 @@ func storedExpiry(t *testing.T, e *env, r *Registry, id string) time.Time {
 	}
 	return l.ExpiresAt
 }
+
+// Issue 13.6: the data of a volume deleted once its holder's lease expired
+// is purged no sooner than a TTL plus the fence margin after the delete, so
+// a write the holder had in flight at its fence cannot land after the
+// purge.
+func TestPurgeWaitsAfterExpiredLease(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := ctxT(t)
+		a, b := e.registry("host-a"), e.registry("host-b")
+		v, _, err := a.Create(ctx, Spec{Name: "v"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		putData(t, e.data, v.DataPrefix, 3)
+		if _, err := a.Acquire(ctx, "v"); err != nil {
+			t.Fatal(err)
+		}
+		a.Close() // host a dies holding the lease
+		var deletedAt time.Time
+		waitFor(t, "the delete never went through after the lease expired", func() bool {
+			deletedAt = time.Now() // no later than the delete's own clock reading
+			err := b.Delete(ctx, "v")
+			if err != nil && !errors.Is(err, ErrInUse) {
+				t.Fatal(err)
+			}
+			return err == nil
+		})
+		if _, err := b.Purge(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if keys := keysUnder(t, e.data, v.DataPrefix); len(keys) == 0 {
+			t.Fatal("the data was purged right after the delete that found an expired lease")
+		}
+		if err := b.WaitPurges(ctx); err != nil {
+			t.Fatal(err)
+		}
+		purgedBy := time.Now()
+		if keys := keysUnder(t, e.data, v.DataPrefix); len(keys) != 0 {
+			t.Fatalf("after the background purge %d keys are left: %v", len(keys), keys)
+		}
+		if min := b.LeaseTTL() + fenceMargin(b.LeaseTTL()); purgedBy.Sub(deletedAt) < min {
+			t.Fatalf("the data was purged %v after the delete, sooner than the TTL plus margin (%v)", purgedBy.Sub(deletedAt), min)
+		}
+		checkConsistent(t, e, b)
+	})
+}

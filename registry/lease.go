@@ -393,20 +393,23 @@ func (r *Registry) AllLeases(ctx context.Context) (map[string][]LeaseInfo, error
 	return out, nil
 }
 
-// liveLeases returns the leases on an entry that have not expired.
-func (r *Registry) liveLeases(ctx context.Context, id string) ([]LeaseInfo, error) {
+// liveLeases returns the leases on an entry that have not expired, and
+// whether expired ones were found too: a host that lost contact may have
+// been writing until shortly before its lease expired.
+func (r *Registry) liveLeases(ctx context.Context, id string) (live []LeaseInfo, expired bool, err error) {
 	all, err := r.readLeases(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	now := r.now()
-	live := all[:0]
 	for _, l := range all {
 		if l.Live(now) {
 			live = append(live, l)
+		} else {
+			expired = true
 		}
 	}
-	return live, nil
+	return live, expired, nil
 }
 
 func (r *Registry) readLeases(ctx context.Context, id string) ([]LeaseInfo, error) {
