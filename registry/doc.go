@@ -52,4 +52,11 @@
 // lease and refuses: the two can never both succeed. Liveness is judged by
 // the expiry the holder wrote (its clock plus the TTL), so hosts' clocks are
 // assumed to agree within a small fraction of the TTL (NTP).
+//
+// A process whose lease cannot be renewed is fenced: from its last renewal
+// plus the TTL minus a sixth of it, its mounts' writes (through
+// Lease.Guard) fail until a renewal succeeds, so it has stopped writing
+// before another host can see the lease expired and delete the volume. The
+// purge of a delete that found expired leases starts no sooner than a TTL
+// plus that margin after the delete (see fence.go).
 package registry
