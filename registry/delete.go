@@ -42,6 +42,9 @@ func (r *Registry) Delete(ctx context.Context, nameOrID string) error {
 	}
 	tr, err := r.commitDelete(ctx, name, rec.ID, tok, expired)
 	if err != nil {
+		// Do not leave the volume unmountable until a Repair: restore it
+		// (a no-op when the removal did land and only its reply was lost).
+		r.unmarkDeleting(name, rec.ID, tok)
 		return err
 	}
 	log.Info("registry: deleted; purging its data in the background")
