@@ -52,6 +52,9 @@ type hostLease struct {
 	stop  context.CancelFunc
 	done  chan struct{}
 	fence fenceState
+	// writeMu serializes writes of the lease object, each carrying the
+	// count read just before it, so the last write has the current count.
+	writeMu sync.Mutex
 }
 
 // stepLeaseDelete is the step just before the last release deletes the
@@ -104,11 +107,10 @@ func (r *Registry) Acquire(ctx context.Context, nameOrID string) (*Lease, error)
 	}
 	r.leaseMu.Lock()
 	hl.count++
-	count := hl.count
 	r.leaseMu.Unlock()
 	if first {
 		r.startHeartbeat(hl)
-	} else if err := r.renewLease(ctx, hl, count); err != nil {
+	} else if err := r.renewLease(ctx, hl); err != nil {
 		// The heartbeat keeps the lease alive; the count is informational.
 		r.log.WithField("id", e.ID).WithError(err).Warn("registry: updating the lease's mount count failed")
 	}
@@ -123,7 +125,7 @@ func (r *Registry) acquireFirst(ctx context.Context, hl *hostLease, e Entry) (En
 		return Entry{}, r.notMountable(e)
 	}
 	hl.fence.reset() // a fresh hold: nothing lost, nothing renewed yet
-	if err := r.renewLease(ctx, hl, 1); err != nil {
+	if err := r.renewLease(ctx, hl); err != nil {
 		return Entry{}, err
 	}
 	ix, _, err := r.load(ctx)
@@ -165,7 +167,7 @@ func (r *Registry) release(ctx context.Context, hl *hostLease) error {
 	r.leaseMu.Unlock()
 	if count > 0 {
 		r.dropLease(hl)
-		return r.renewLease(ctx, hl, count)
+		return r.renewLease(ctx, hl)
 	}
 	hl.stopHeartbeat()
 	// Keep this hostLease in the map until its object is deleted: an
@@ -259,7 +261,7 @@ func (r *Registry) beat(ctx context.Context, hl *hostLease) error {
 	log := r.log.WithField("id", hl.id)
 	start := r.now()
 	expired := r.checkFence(hl, start.Add(-fenceMargin(r.cfg.LeaseTTL)), hl.id) != nil // past the TTL itself
-	err := r.writeLease(ctx, hl.id, r.leaseCount(hl))
+	err := r.writeLeaseOf(ctx, hl)
 	if err == nil && expired {
 		// Another host may have deleted the entry while the lease was
 		// expired: writes may resume only if it is still there.
@@ -318,13 +320,21 @@ func (r *Registry) stillMountable(ctx context.Context, hl *hostLease) error {
 
 // renewLease writes the lease object and, on success, records the renewal
 // (from the time the write started, as the expiry it wrote does).
-func (r *Registry) renewLease(ctx context.Context, hl *hostLease, count int) error {
+func (r *Registry) renewLease(ctx context.Context, hl *hostLease) error {
 	start := r.now()
-	if err := r.writeLease(ctx, hl.id, count); err != nil {
+	if err := r.writeLeaseOf(ctx, hl); err != nil {
 		return err
 	}
 	hl.fence.renewed(start)
 	return nil
+}
+
+// writeLeaseOf writes hl's lease object with its current mount count (at
+// least 1: the first Acquire writes before counting itself).
+func (r *Registry) writeLeaseOf(ctx context.Context, hl *hostLease) error {
+	hl.writeMu.Lock()
+	defer hl.writeMu.Unlock()
+	return r.writeLease(ctx, hl.id, max(r.leaseCount(hl), 1))
 }
 
 // writeLease writes (or renews) this host's lease object on an entry.
