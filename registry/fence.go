@@ -49,6 +49,12 @@ func (f *fenceState) reset() {
 	f.renewedAt, f.lost, f.fenced = time.Time{}, nil, false
 }
 
+func (f *fenceState) isLost() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lost != nil
+}
+
 func (f *fenceState) renewed(at time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

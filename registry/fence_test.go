@@ -132,3 +132,40 @@ func TestPurgeWaitsAfterExpiredLease(t *testing.T) {
 		checkConsistent(t, e, b)
 	})
 }
+
+// A process whose lease expired while it could not renew it, and whose
+// volume another host deleted meanwhile, must not write again when its
+// renewals succeed: the volume's data is being purged.
+func TestFenceStaysClosedWhenDeletedMeanwhile(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := ctxT(t)
+		meta := faultstore.New(e.meta)
+		a := e.registry("host-a", func(c *Config) { c.Meta = meta })
+		b := e.registry("host-b")
+		if _, _, err := a.Create(ctx, Spec{Name: "v"}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := a.Acquire(ctx, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release(ctx)
+		meta.Add(faultstore.Rule{Op: faultstore.OpPut, Key: e.prefix + "orgs/acme/leases", Err: store.ErrUnavailable})
+		waitFor(t, "the delete never went through after the lease expired", func() bool {
+			err := b.Delete(ctx, "v")
+			if err != nil && !errors.Is(err, ErrInUse) {
+				t.Fatal(err)
+			}
+			return err == nil
+		})
+		before := meta.Calls(faultstore.OpPut)
+		meta.Clear()
+		waitFor(t, "the heartbeat never tried again", func() bool { return meta.Calls(faultstore.OpPut) > before })
+		waitFor(t, "the heartbeat's renewal never ended", func() bool {
+			return l.hl.fence.isLost() || meta.Calls(faultstore.OpPut) > before+1
+		})
+		if err := l.Check(); !errors.Is(err, ErrFenced) {
+			t.Fatalf("after renewing the lease of a volume deleted meanwhile, writes are allowed (%v)", err)
+		}
+	})
+}

@@ -259,6 +259,9 @@ func (r *Registry) heartbeat(ctx context.Context, hl *hostLease) {
 // beat renews the lease once and logs the fence's transitions.
 func (r *Registry) beat(ctx context.Context, hl *hostLease) error {
 	log := r.log.WithField("id", hl.id)
+	if hl.fence.isLost() {
+		return nil // deleted elsewhere: nothing left to renew
+	}
 	start := r.now()
 	expired := r.checkFence(hl, start.Add(-fenceMargin(r.cfg.LeaseTTL)), hl.id) != nil // past the TTL itself
 	err := r.writeLeaseOf(ctx, hl)
@@ -272,13 +275,17 @@ func (r *Registry) beat(ctx context.Context, hl *hostLease) error {
 		if ctx.Err() != nil {
 			return err
 		}
+		if hl.fence.isLost() {
+			log.WithError(err).Error("registry: the volume was deleted by another host while this host could not renew its mount lease; its writes stay refused: unmount it")
+			return err
+		}
 		ferr := r.checkFence(hl, r.now(), hl.id)
 		f.mu.Lock()
 		first := ferr != nil && !f.fenced
 		f.fenced = f.fenced || ferr != nil
 		f.mu.Unlock()
 		if first {
-			log.WithError(err).WithField("cause", ferr.Error()).Error("registry: mount lease not renewed in time; writes to this volume are refused (EROFS) until it is")
+			log.WithError(err).WithField("cause", ferr.Error()).Error("registry: mount lease not renewed in time; writes to this volume are refused (EROFS or EIO) until it is")
 		} else {
 			log.WithError(err).Warn("registry: lease renewal failed; retrying")
 		}
