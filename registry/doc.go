@@ -27,7 +27,9 @@
 // limit and name uniqueness hold across hosts without any read-then-write.
 // Leases are separate objects, one per (entry, process): two processes of
 // one host (the daemon and `s3vol mount`) share the host id, and one
-// releasing must not drop the other's hold. Heartbeats never contend with
+// releasing must not drop the other's hold. A process restarted under the
+// same instance name (the daemon; `s3vol mount` on the same folder) takes
+// over the lease objects its killed predecessor left. Heartbeats never contend with
 // creates and deletes.
 //
 // # Multi-step operations and repair

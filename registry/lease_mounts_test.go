@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Issue 13.16: two processes of one host (two `s3vol mount`, or a mount
@@ -48,6 +49,35 @@ func TestLeaseCountedPerMountNotPerHost(t *testing.T) {
 		}
 		if err := other.Delete(ctx, "v"); err != nil {
 			t.Fatalf("delete once both released: %v", err)
+		}
+	})
+}
+
+// A process killed while mounting and started again with the same
+// Instance (the daemon) takes over the lease it left: once its new mount
+// ends, nothing blocks a delete until the old lease would have expired.
+func TestRestartedInstanceTakesOverItsLease(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := ctxT(t)
+		serve := func(c *Config) { c.Instance = "serve"; c.LeaseTTL = time.Minute }
+		killed := e.registry("host-a", serve)
+		if _, _, err := killed.Create(ctx, Spec{Name: "v"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := killed.Acquire(ctx, "v"); err != nil {
+			t.Fatal(err)
+		}
+		killed.Close() // kill -9: the lease is left behind
+		restarted := e.registry("host-a", serve)
+		l, err := restarted.Acquire(ctx, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.registry("host-b").Delete(ctx, "v"); err != nil {
+			t.Fatalf("delete after the restarted process released: %v", err)
 		}
 	})
 }

@@ -28,6 +28,11 @@ type Config struct {
 	Org string
 	// HostID names this host in leases and records; required.
 	HostID string
+	// Instance names this process among the host's processes that mount
+	// (the daemon, each `s3vol mount`): each holds lease objects of its
+	// own. A process restarted with the same Instance takes over the
+	// leases its killed predecessor left. Default: a random one.
+	Instance string
 	// LeaseTTL is how long a lease lives without a heartbeat (default 60 s).
 	LeaseTTL time.Duration
 	// RepairGrace is how old a half-done create or delete must be before
@@ -89,6 +94,11 @@ func New(cfg Config) (*Registry, error) {
 	if err := ValidateHostID(cfg.HostID); err != nil {
 		return nil, err
 	}
+	if cfg.Instance == "" {
+		cfg.Instance = strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
+	} else if !validToken(cfg.Instance, MaxHostIDLen) {
+		return nil, errorf(ErrInvalid, "invalid registry instance %q: an instance is %s", cfg.Instance, nameRule)
+	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
 	}
@@ -112,7 +122,7 @@ func New(cfg Config) (*Registry, error) {
 		purging: map[string]bool{},
 		now:     time.Now,
 
-		instance: strings.ReplaceAll(uuid.NewString(), "-", "")[:12],
+		instance: cfg.Instance,
 
 		purgeBatch: defaultPurgeBatch,
 	}
