@@ -22,7 +22,9 @@ import (
 // A background loop refreshes it from the registry (one index read);
 // Create and Remove update it at once. A snapshot kept in the state folder
 // seeds it at start-up, so a restarted daemon answers Get for known volumes
-// before it has reached the store.
+// before it has reached the store. Only the store can say that a name does
+// not exist: a name missing from a snapshot, or from a cache whose last
+// refresh failed, is unknown (find).
 type cache struct {
 	mu       sync.RWMutex
 	entries  map[string]registry.Entry // by name
@@ -31,8 +33,11 @@ type cache struct {
 	loaded   bool                            // entries came from the store or a snapshot
 	loadedCh chan struct{}                   // closed once loaded
 	freshCh  chan struct{}                   // closed once loaded from the store itself
-	lastErr  error
-	lastOK   time.Time
+	// refreshed is closed (and replaced) when a refresh ends, either way,
+	// so a lookup can wait for the next answer from the store.
+	refreshed chan struct{}
+	lastErr   error // of the last refresh; nil once one succeeds
+	lastOK    time.Time
 
 	// local holds this host's own creates and removes made after the start
 	// of the refresh in flight, so that a refresh that read the index
@@ -58,10 +63,14 @@ func newCache(snapshot string) *cache {
 		loadedCh: make(chan struct{}),
 		freshCh:  make(chan struct{}),
 		snapshot: snapshot,
+
+		refreshed: make(chan struct{}),
 	}
 }
 
-// snapshotFile is the cache's on-disk form.
+// snapshotFile is the cache's on-disk form. It is written only from a
+// cache loaded from the store, and it never makes a name's absence
+// authoritative: only the store can say a volume does not exist.
 type snapshotFile struct {
 	SavedAt time.Time        `json:"savedAt"`
 	Org     registry.OrgInfo `json:"org"`
@@ -94,14 +103,28 @@ func (c *cache) loadSnapshot() (int, error) {
 	return len(s.Entries), nil
 }
 
+// isFresh reports whether the cache has been loaded from the store.
+func (c *cache) isFresh() bool {
+	select {
+	case <-c.freshCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// saveSnapshot writes the cache to the snapshot file, unless the cache was
+// never loaded from the store: a daemon that never reached the store (say,
+// stopped by `docker plugin disable -f` while the store was down) must not
+// overwrite the last good snapshot with what it does not know.
 func (c *cache) saveSnapshot() error {
-	if c.snapshot == "" {
+	if c.snapshot == "" || !c.isFresh() {
 		return nil
 	}
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
 	c.mu.RLock()
-	s := snapshotFile{Org: c.org, Entries: c.listLocked()}
+	s := snapshotFile{SavedAt: c.lastOK.UTC(), Org: c.org, Entries: c.listLocked()}
 	c.mu.RUnlock()
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
@@ -136,11 +159,6 @@ func (c *cache) markLoadedLocked() {
 // not deny known volumes.
 func (c *cache) waitLoaded(ctx context.Context) bool { return waitFor(ctx, c.loadedCh) == nil }
 
-// waitFresh waits (bounded by ctx) until the cache has been loaded from the
-// store at least once. A name missing from a snapshot may have been created
-// since it was saved: only a fresh cache may say "no such volume".
-func (c *cache) waitFresh(ctx context.Context) bool { return waitFor(ctx, c.freshCh) == nil }
-
 // refresh reads the registry and replaces the cache's entries, keeping the
 // local changes made since started.
 func (c *cache) refresh(ctx context.Context, reg *registry.Registry) error {
@@ -148,6 +166,8 @@ func (c *cache) refresh(ctx context.Context, reg *registry.Registry) error {
 	entries, org, err := reg.ListAndOrg(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	close(c.refreshed)
+	c.refreshed = make(chan struct{})
 	if err != nil {
 		c.lastErr = err
 		return err
@@ -197,6 +217,30 @@ func (c *cache) remove(name string) {
 	}
 	delete(c.entries, name)
 	c.local[name] = localChange{at: time.Now(), deleted: true}
+}
+
+// presence is what the cache can say about a name.
+type presence int
+
+const (
+	present presence = iota
+	absent           // the store said so at the last refresh
+	unknown          // not loaded from the store yet, or its last refresh failed
+)
+
+// find looks name up. When the answer is unknown it also returns why (the
+// last refresh's error, nil while the first is still under way) and a
+// channel closed when the next refresh ends.
+func (c *cache) find(name string) (registry.Entry, presence, error, <-chan struct{}) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if e, ok := c.entries[name]; ok {
+		return e, present, nil, nil
+	}
+	if c.lastErr == nil && c.isFresh() {
+		return registry.Entry{}, absent, nil, nil
+	}
+	return registry.Entry{}, unknown, c.lastErr, c.refreshed
 }
 
 func (c *cache) get(name string) (registry.Entry, bool) {

@@ -93,8 +93,8 @@ func (d *Driver) Unmount(req *volume.UnmountRequest) (err error) {
 // Path returns the entry's mountpoint on this host ("" when not mounted).
 func (d *Driver) Path(req *volume.PathRequest) (res *volume.PathResponse, err error) {
 	defer d.logCall("Path", req.Name, "", time.Now(), &err, nil)
-	if _, ok := d.lookup(req.Name); !ok {
-		return nil, notFound(req.Name, d.reg.OrgName())
+	if _, err := d.lookup(req.Name); err != nil {
+		return nil, err
 	}
 	return &volume.PathResponse{Mountpoint: d.mountpoint(req.Name)}, nil
 }
@@ -102,9 +102,9 @@ func (d *Driver) Path(req *volume.PathRequest) (res *volume.PathResponse, err er
 // Get describes one entry from the cache.
 func (d *Driver) Get(req *volume.GetRequest) (res *volume.GetResponse, err error) {
 	defer d.logCall("Get", req.Name, "", time.Now(), &err, nil)
-	e, ok := d.lookup(req.Name)
-	if !ok {
-		return nil, notFound(req.Name, d.reg.OrgName())
+	e, err := d.lookup(req.Name)
+	if err != nil {
+		return nil, err
 	}
 	return &volume.GetResponse{Volume: d.describe(e, true)}, nil
 }
@@ -138,19 +138,30 @@ func (d *Driver) Has(name string) bool {
 	return ok
 }
 
-// lookup finds an entry in the cache. Right after start-up it waits for the
-// cache's first load; a name the cache lacks is looked up again once the
-// cache has been read from the store (a snapshot may predate the volume).
-// Either wait is bounded: with the store down, the snapshot answers.
-func (d *Driver) lookup(name string) (registry.Entry, bool) {
+// lookup finds an entry in the cache. A name the cache lacks is "no such
+// volume" only when the cache's last refresh from the store succeeded: a
+// snapshot, or a cache the store has stopped answering, may lack a volume
+// that exists. Until the store answers, lookup waits (bounded) for the
+// first refresh; once a refresh has failed it answers at once that it
+// cannot tell, which Docker must not take for "no such volume" (see
+// CannotTellError).
+func (d *Driver) lookup(name string) (registry.Entry, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cacheWait)
 	defer cancel()
-	d.cache.waitLoaded(ctx)
-	if e, ok := d.cache.get(name); ok {
-		return e, true
+	for {
+		e, p, why, next := d.cache.find(name)
+		switch {
+		case p == present:
+			return e, nil
+		case p == absent:
+			return registry.Entry{}, notFound(name, d.reg.OrgName())
+		case why != nil:
+			return registry.Entry{}, d.cannotTell(name, why)
+		}
+		if waitFor(ctx, next) != nil {
+			return registry.Entry{}, d.cannotTell(name, errors.New("the object store has not answered yet"))
+		}
 	}
-	d.cache.waitFresh(ctx)
-	return d.cache.get(name)
 }
 
 // refreshAfterChange re-reads the registry after this host changed it, so

@@ -3,7 +3,9 @@
 // exist, the organization's limit, mount leases) and s3fs (one FUSE mount
 // per volume or view on this host, shared by all its containers).
 //
-// Get, List, Path and Capabilities answer from memory (see cache); Create,
+// Get, List, Path and Capabilities answer from memory (see cache); a name
+// the cache lacks while the store is not answering gets a transport error,
+// never "no such volume" (see CannotTellError); Create,
 // Remove and Mount go to the registry; Unmount only counts, and the last one
 // tears the mount down after a grace period.
 package driver

@@ -39,6 +39,7 @@ type fixtureOpts struct {
 	refresh  time.Duration // background refresh interval (default 2 s)
 	staleAge time.Duration // StaleUploadAge
 	store    store.Store   // default: a fresh local store
+	leaseTTL time.Duration // default: the registry's
 	state    string        // default: a fresh folder
 }
 
@@ -58,7 +59,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	log := logrus.New()
 	log.SetLevel(logrus.DebugLevel)
 	log.SetOutput(testWriter{t})
-	reg, err := registry.New(registry.Config{Meta: o.store, Data: o.store, Prefix: "meta/", Org: "default", HostID: "host-t", Logger: logrus.NewEntry(log)})
+	reg, err := registry.New(registry.Config{Meta: o.store, Data: o.store, Prefix: "meta/", Org: "default", HostID: "host-t", LeaseTTL: o.leaseTTL, Logger: logrus.NewEntry(log)})
 	if err != nil {
 		t.Fatal(err)
 	}

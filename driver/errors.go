@@ -50,3 +50,34 @@ func storeHint(err error) string {
 	}
 	return err.Error()
 }
+
+// CannotTellError is the answer to Get or Path when the driver cannot know
+// whether a volume exists: the cache lacks the name and the store has not
+// answered (down, wrong bucket, not reached yet since start-up).
+//
+// Docker must not read it as "no such volume": dockerd's volume lookup
+// treats a driver's ordinary errors as "does not exist", forgets the
+// volume and lets `docker run -v name:/path` create a LOCAL volume of that
+// name. It stops only on transport errors (net.Error), so the protocol
+// layer answers this error with one (see Register).
+type CannotTellError struct {
+	Name string
+	Err  error
+}
+
+func (e *CannotTellError) Error() string {
+	what := fmt.Sprintf("volume %q", e.Name)
+	if e.Name == "" {
+		// dockerd's plugin client re-sends a request's body reader on
+		// retries, already drained: every retry of a Get names nothing.
+		what = "the volume"
+	}
+	return fmt.Sprintf("s3vol cannot tell whether %s exists: %s; retry once the object store answers",
+		what, storeHint(e.Err))
+}
+
+func (e *CannotTellError) Unwrap() error { return e.Err }
+
+func (d *Driver) cannotTell(name string, why error) error {
+	return &CannotTellError{Name: name, Err: why}
+}

@@ -230,7 +230,10 @@ func (d *Driver) setup(ctx context.Context, m *mount) (err error) {
 	if err := prepareMountpoint(m.dir); err != nil {
 		return mountError(m.name, "preparing the mountpoint", err)
 	}
-	fs, err := s3fs.Mount(m.dir, d.fsOptions(m.entry))
+	opts := d.fsOptions(m.entry)
+	// The filesystem writes only while the lease is renewed (fencing).
+	opts.Store = lease.Guard(opts.Store)
+	fs, err := s3fs.Mount(m.dir, opts)
 	if err != nil {
 		os.Remove(m.dir)
 		return mountError(m.name, "mounting the filesystem", err)

@@ -44,12 +44,49 @@ func route[Req any](mux *http.ServeMux, method string, fn func(*Req) (any, error
 		if err == nil {
 			res, err = fn(&req)
 		}
-		if err != nil {
+		var unknown *CannotTellError
+		switch {
+		case errors.As(err, &unknown):
+			failTransport(w, err)
+		case err != nil:
 			encode(w, http.StatusInternalServerError, volume.NewErrorResponse(err.Error()))
-			return
+		default:
+			encode(w, http.StatusOK, res)
 		}
-		encode(w, http.StatusOK, res)
 	})
+}
+
+// failTransport answers with a transport error carrying err's message. It
+// writes a status line and then the message as a header line without a
+// colon, and closes the connection: Go's HTTP client (dockerd's) fails the
+// call with "net/http: HTTP/1.x transport connection broken: malformed MIME
+// header line: <message>" in a *url.Error, which is a net.Error: the one
+// kind of driver error dockerd's volume lookup does not take for "no such
+// volume" (moby volume/service/store.go, lookupVolume). dockerd retries it
+// with backoff for up to about 30 s (pkg/plugins, callWithRetry), then
+// fails the command with the message.
+func failTransport(w http.ResponseWriter, err error) {
+	hj, ok := w.(http.Hijacker)
+	if !ok { // not over a connection of net/http's server: cannot happen
+		encode(w, http.StatusInternalServerError, volume.NewErrorResponse(err.Error()))
+		return
+	}
+	conn, buf, herr := hj.Hijack()
+	if herr != nil {
+		encode(w, http.StatusInternalServerError, volume.NewErrorResponse(err.Error()))
+		return
+	}
+	defer conn.Close()
+	buf.WriteString("HTTP/1.1 503 Service Unavailable\r\n" + headerSafe(err.Error()) + "\r\n\r\n")
+	buf.Flush()
+}
+
+// headerSafe makes msg one header line with no colon, which the client
+// must reject: line breaks become spaces, the ": " that chains messages
+// becomes " - ", and any other colon (in addresses) a look-alike (U+A789).
+func headerSafe(msg string) string {
+	msg = strings.NewReplacer("\r", " ", "\n", " ", ": ", " - ", ":", "\uA789").Replace(msg)
+	return strings.TrimLeft(msg, " \t") // a leading blank would make it a continuation line
 }
 
 // decode reads a request body; an empty body is an empty request (dockerd

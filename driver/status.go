@@ -59,16 +59,18 @@ func (d *Driver) status(e registry.Entry) map[string]any {
 // counts: this host from its own table (always current), the others from
 // the last lease scan.
 func (d *Driver) mountedOn(e registry.Entry) string {
-	self := d.reg.HostID()
+	self, instance := d.reg.HostID(), d.reg.InstanceID()
 	counts := map[string]int{}
 	now := time.Now()
 	for _, l := range d.cache.leasesOf(e.ID) {
-		if l.Host != self && l.Live(now) {
-			counts[l.Host] = max(l.Count, 1)
+		// This process's own lease is counted from its table below; other
+		// processes of this host (s3vol mount) hold leases of their own.
+		if l.Live(now) && !(l.Host == self && (l.Instance == instance || l.Instance == "")) {
+			counts[l.Host] += max(l.Count, 1)
 		}
 	}
 	if n := d.localUses(e.Name); n > 0 || d.mountpoint(e.Name) != "" {
-		counts[self] = n
+		counts[self] += n
 	}
 	if len(counts) == 0 {
 		return "none"

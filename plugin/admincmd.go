@@ -17,7 +17,7 @@ func runAdminCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	reg, _, _, err := openRegistry(ctx, cfg, log)
+	reg, _, _, err := openRegistry(ctx, cfg, log, "") // holds no leases
 	if err != nil {
 		return err
 	}

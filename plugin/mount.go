@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -57,7 +59,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	reg, st, pool, err := openRegistry(ctx, cfg, log)
+	reg, st, pool, err := openRegistry(ctx, cfg, log, mountInstance(dir))
 	if err != nil {
 		return err
 	}
@@ -90,7 +92,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	mode := os.FileMode(e.Options.Mode & 0o7777)
 	m, err := s3fs.Mount(dir, s3fs.Options{
-		Store: st.data, Prefix: prefix, ReadOnly: *mf.readOnly || e.ReadOnly(),
+		Store: lease.Guard(st.data), Prefix: prefix, // writes only while the lease is renewed ReadOnly: *mf.readOnly || e.ReadOnly(),
 		UID: e.Options.UID, GID: e.Options.GID, DirMode: mode, FileMode: mode &^ 0o111,
 		MetadataTTL: cfg.MetadataTTL, CacheDir: filepath.Join(cfg.CacheDir, "mount-"+e.ID), Buffers: pool,
 		Logger: log.WithFields(logrus.Fields{"volume": name, "id": e.ID}),
@@ -134,7 +136,8 @@ func unmountClean(m *s3fs.Mounted, dir string, log *logrus.Logger) error {
 
 // openRegistry connects to the stores at once (commands other than serve
 // fail fast) and returns the registry over them.
-func openRegistry(ctx context.Context, cfg *Config, log *logrus.Logger) (*registry.Registry, stores, *bufpool.Pool, error) {
+// instance names the process in its lease objects (registry.Config.Instance).
+func openRegistry(ctx context.Context, cfg *Config, log *logrus.Logger, instance string) (*registry.Registry, stores, *bufpool.Pool, error) {
 	hostID, err := cfg.resolveHostID()
 	if err != nil {
 		return nil, stores{}, nil, err
@@ -147,11 +150,23 @@ func openRegistry(ctx context.Context, cfg *Config, log *logrus.Logger) (*regist
 		return nil, stores{}, nil, err
 	}
 	reg, err := registry.New(registry.Config{
-		Meta: st.meta, Data: st.data, Prefix: st.metaPrefix, Org: cfg.Org, HostID: hostID,
+		Meta: st.meta, Data: st.data, Prefix: st.metaPrefix, Org: cfg.Org, HostID: hostID, Instance: instance,
 		LeaseTTL: cfg.LeaseTTL, Logger: logrus.NewEntry(log),
 	})
 	if err != nil {
 		return nil, stores{}, nil, fmt.Errorf("setting up the registry: %w", err)
 	}
 	return reg, st, pool, nil
+}
+
+// mountInstance names an `s3vol mount` process in its lease objects after
+// its mountpoint, so a mount killed and started again on the same folder
+// takes over the leases it left, while mounts on other folders keep their
+// own.
+func mountInstance(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return "mount-" + hex.EncodeToString(sum[:6])
 }

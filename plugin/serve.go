@@ -106,6 +106,9 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 	}
 	d.reg, err = registry.New(registry.Config{
 		Meta: d.meta, Data: d.data, Prefix: metaPrefix, Org: cfg.Org, HostID: hostID,
+		// One daemon per host id: a restarted daemon takes over the leases
+		// its killed predecessor left.
+		Instance: "serve",
 		LeaseTTL: cfg.LeaseTTL, Logger: logrus.NewEntry(log),
 	})
 	if err != nil {

@@ -172,9 +172,11 @@ func (r *Registry) finishCreate(ctx context.Context, name string, rec *record) (
 		r.markError(name, rec.ID, err)
 		return nil, fmt.Errorf("creating volume %q: %w", name, err)
 	}
+	gone := false
 	ix, err := r.update(ctx, "create", func(ix *index) error {
 		cur := ix.Entries[name]
-		if cur == nil || cur.ID != rec.ID {
+		gone = cur == nil || cur.ID != rec.ID
+		if gone {
 			return errorf(ErrConflict, "volume %q was deleted while it was being created; create it again", name)
 		}
 		switch cur.State {
@@ -187,9 +189,29 @@ func (r *Registry) finishCreate(ctx context.Context, name string, rec *record) (
 		return nil
 	})
 	if err != nil {
+		if gone {
+			r.withdrawRoot(ctx, name, rec.ID)
+		}
 		return nil, err
 	}
 	return ix, nil
+}
+
+// withdrawRoot deletes the root marker of a create whose volume was deleted
+// (and its data possibly purged already) before the marker landed: nothing
+// else would ever remove it. The id is gone from the index for good, so no
+// one else can be using the prefix.
+func (r *Registry) withdrawRoot(ctx context.Context, name, id string) {
+	cctx, cancel := r.callCtx(context.WithoutCancel(ctx))
+	defer cancel()
+	key := r.dataPrefix(id)
+	err := r.cfg.Data.Delete(cctx, key)
+	log := r.log.WithFields(logrus.Fields{"volume": name, "id": id, "key": key})
+	if err != nil && !store.IsNotFound(err) {
+		log.WithError(err).Warn("registry: the root marker of a create undone by a delete could not be removed; repair lists it as an orphan")
+		return
+	}
+	log.Info("registry: removed the root marker of a create undone by a delete")
 }
 
 // writeRoot writes the volume's root marker: the folder object "<org>/<id>/"

@@ -31,7 +31,7 @@ func (r *Registry) Delete(ctx context.Context, nameOrID string) error {
 	if err := r.step(StepDeleteMarked); err != nil {
 		return err
 	}
-	live, err := r.liveLeases(ctx, rec.ID)
+	live, expired, err := r.liveLeases(ctx, rec.ID)
 	if err == nil && len(live) > 0 {
 		err = errorf(ErrInUse, "%s %q is in use: mounted on %s; unmount it there (stop the containers using it) or wait %s for a dead host's lease to expire",
 			rec.Kind, name, describeLeases(live), r.cfg.LeaseTTL)
@@ -40,8 +40,11 @@ func (r *Registry) Delete(ctx context.Context, nameOrID string) error {
 		r.unmarkDeleting(name, rec.ID, tok)
 		return err
 	}
-	tr, err := r.commitDelete(ctx, name, rec.ID, tok)
+	tr, err := r.commitDelete(ctx, name, rec.ID, tok, expired)
 	if err != nil {
+		// Do not leave the volume unmountable until a Repair: restore it
+		// (a no-op when the removal did land and only its reply was lost).
+		r.unmarkDeleting(name, rec.ID, tok)
 		return err
 	}
 	log.Info("registry: deleted; purging its data in the background")
@@ -110,23 +113,29 @@ func restore(rec *record, now time.Time) {
 // commitDelete removes the entry and records it in the trash, in one CAS,
 // provided the deleting mark is still the one this delete made (a Repair
 // may have restored it meanwhile, and a lease may have been taken since).
-func (r *Registry) commitDelete(ctx context.Context, name, id, tok string) (trashRecord, error) {
+func (r *Registry) commitDelete(ctx context.Context, name, id, tok string, expiredLeases bool) (trashRecord, error) {
 	var tr trashRecord
 	_, err := r.update(ctx, "delete", func(ix *index) error {
 		cur := ix.Entries[name]
 		if cur == nil || cur.ID != id || cur.State != StateDeleting || cur.DeleteTok != tok {
 			return errorf(ErrConflict, "%q changed while it was being deleted (mounted or restored by another host); try again", name)
 		}
-		tr = r.trash(ix, name, cur)
+		tr = r.trash(ix, name, cur, expiredLeases)
 		return nil
 	})
 	return tr, err
 }
 
 // trash removes an entry from the namespace and records what is left to
-// purge. The name and the limit slot are free from this CAS on.
-func (r *Registry) trash(ix *index, name string, rec *record) trashRecord {
+// purge. The name and the limit slot are free from this CAS on. When the
+// delete found expired leases, the purge waits a TTL plus the fence margin:
+// their holders stopped writing before their leases expired (see fence.go),
+// but a write they had in flight may still land.
+func (r *Registry) trash(ix *index, name string, rec *record, expiredLeases bool) trashRecord {
 	tr := trashRecord{ID: rec.ID, Kind: rec.Kind, Name: name, Since: r.now().UTC()}
+	if expiredLeases {
+		tr.NotBefore = tr.Since.Add(r.purgeDelay())
+	}
 	if rec.Kind == KindVolume {
 		tr.DataPrefix = r.dataPrefix(rec.ID)
 	}
@@ -135,10 +144,16 @@ func (r *Registry) trash(ix *index, name string, rec *record) trashRecord {
 	return tr
 }
 
+// describeLeases names the hosts holding leases, with each host's mounts
+// summed over its processes. ls is sorted by host.
 func describeLeases(ls []LeaseInfo) string {
-	parts := make([]string, len(ls))
-	for i, l := range ls {
-		parts[i] = fmt.Sprintf("host %q (%d mount(s))", l.Host, l.Count)
+	var parts []string
+	for i := 0; i < len(ls); {
+		host, n := ls[i].Host, 0
+		for ; i < len(ls) && ls[i].Host == host; i++ {
+			n += max(ls[i].Count, 1)
+		}
+		parts = append(parts, fmt.Sprintf("host %q (%d mount(s))", host, n))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -54,6 +54,8 @@ type trashRecord struct {
 	Name       string    `json:"name"`
 	DataPrefix string    `json:"dataPrefix,omitempty"` // volumes only
 	Since      time.Time `json:"since"`
+	// NotBefore is when the purge may start (zero: at once); see trash.
+	NotBefore time.Time `json:"notBefore,omitzero"`
 }
 
 func newIndex(org string) *index {

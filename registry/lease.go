@@ -11,16 +11,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/s3vol/s3vol/store"
 )
 
-// LeaseInfo is one host's lease on an entry, as stored.
+// LeaseInfo is one process's lease on an entry, as stored. A host may run
+// several processes that mount (the daemon, `s3vol mount`): each holds its
+// own lease object, so one releasing never drops another's hold.
 type LeaseInfo struct {
 	EntryID   string    `json:"entryId"`
 	Host      string    `json:"host"`
-	Count     int       `json:"count"` // mounts on that host
+	Instance  string    `json:"instance,omitempty"` // the process (Registry) holding it
+	Count     int       `json:"count"`              // mounts by that process
 	TTL       string    `json:"ttl"`
 	RenewedAt time.Time `json:"renewedAt"`
 	ExpiresAt time.Time `json:"expiresAt"`
@@ -29,9 +30,9 @@ type LeaseInfo struct {
 // Live reports whether the lease has not expired at now.
 func (l LeaseInfo) Live(now time.Time) bool { return now.Before(l.ExpiresAt) }
 
-// Lease is a mount's hold on an entry. While any Lease of this host on an
-// entry is held, a heartbeat keeps the host's lease object alive and no host
-// can delete the entry.
+// Lease is a mount's hold on an entry. While any Lease of this process on
+// an entry is held, a heartbeat keeps the process's lease object alive and
+// no host can delete the entry.
 type Lease struct {
 	r     *Registry
 	hl    *hostLease
@@ -50,6 +51,10 @@ type hostLease struct {
 	refs  int        // count plus acquires in flight; guarded by leaseMu
 	stop  context.CancelFunc
 	done  chan struct{}
+	fence fenceState
+	// writeMu serializes writes of the lease object, each carrying the
+	// count read just before it, so the last write has the current count.
+	writeMu sync.Mutex
 }
 
 // stepLeaseDelete is the step just before the last release deletes the
@@ -60,7 +65,27 @@ func (r *Registry) leasePrefix(entryID string) string {
 	return r.orgPrefix() + "leases/" + entryID + "/"
 }
 
-func (r *Registry) leaseKey(entryID string) string { return r.leasePrefix(entryID) + r.cfg.HostID }
+// leaseKey is this process's lease object on an entry: "<host>@<instance>"
+// ('@' is not allowed in host ids, so the host can be read back).
+func (r *Registry) leaseKey(entryID string) string {
+	return r.leasePrefix(entryID) + r.cfg.HostID + "@" + r.instance
+}
+
+// leaseHost reads the host id back from a lease object's key.
+func leaseHost(key string) string {
+	name := key[strings.LastIndexByte(key, '/')+1:]
+	host, _, _ := strings.Cut(name, "@")
+	return host
+}
+
+func sortLeases(ls []LeaseInfo) {
+	sort.Slice(ls, func(i, j int) bool {
+		if ls[i].Host != ls[j].Host {
+			return ls[i].Host < ls[j].Host
+		}
+		return ls[i].Instance < ls[j].Instance
+	})
+}
 
 // Acquire takes a lease on a ready volume or view for a mount on this host.
 // Each call must be paired with one Release; the lease object is written on
@@ -75,18 +100,17 @@ func (r *Registry) Acquire(ctx context.Context, nameOrID string) (*Lease, error)
 	defer hl.mu.Unlock()
 	first := r.leaseCount(hl) == 0
 	if first {
-		if e, err = r.acquireFirst(ctx, e); err != nil {
+		if e, err = r.acquireFirst(ctx, hl, e); err != nil {
 			r.dropLease(hl)
 			return nil, err
 		}
 	}
 	r.leaseMu.Lock()
 	hl.count++
-	count := hl.count
 	r.leaseMu.Unlock()
 	if first {
 		r.startHeartbeat(hl)
-	} else if err := r.writeLease(ctx, e.ID, count); err != nil {
+	} else if err := r.renewLease(ctx, hl); err != nil {
 		// The heartbeat keeps the lease alive; the count is informational.
 		r.log.WithField("id", e.ID).WithError(err).Warn("registry: updating the lease's mount count failed")
 	}
@@ -96,11 +120,12 @@ func (r *Registry) Acquire(ctx context.Context, nameOrID string) (*Lease, error)
 // acquireFirst writes this host's lease object, then re-reads the index: if
 // the entry is still there and ready, any delete that starts later will see
 // the lease; if a delete got in first, the lease is withdrawn.
-func (r *Registry) acquireFirst(ctx context.Context, e Entry) (Entry, error) {
+func (r *Registry) acquireFirst(ctx context.Context, hl *hostLease, e Entry) (Entry, error) {
 	if e.State != StateReady {
 		return Entry{}, r.notMountable(e)
 	}
-	if err := r.writeLease(ctx, e.ID, 1); err != nil {
+	hl.fence.reset() // a fresh hold: nothing lost, nothing renewed yet
+	if err := r.renewLease(ctx, hl); err != nil {
 		return Entry{}, err
 	}
 	ix, _, err := r.load(ctx)
@@ -142,7 +167,7 @@ func (r *Registry) release(ctx context.Context, hl *hostLease) error {
 	r.leaseMu.Unlock()
 	if count > 0 {
 		r.dropLease(hl)
-		return r.writeLease(ctx, hl.id, count)
+		return r.renewLease(ctx, hl)
 	}
 	hl.stopHeartbeat()
 	// Keep this hostLease in the map until its object is deleted: an
@@ -211,9 +236,11 @@ func (hl *hostLease) stopHeartbeat() {
 }
 
 // heartbeat renews the lease every third of the TTL, so two renewals may
-// fail before the lease expires.
+// fail before the fence closes (see fence.go). After a failure it retries
+// sooner, to reopen the fence soon after the store is back.
 func (r *Registry) heartbeat(ctx context.Context, hl *hostLease) {
-	t := time.NewTicker(r.cfg.LeaseTTL / 3)
+	every, retry := r.cfg.LeaseTTL/3, max(r.cfg.LeaseTTL/12, 10*time.Millisecond)
+	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
 		select {
@@ -221,16 +248,106 @@ func (r *Registry) heartbeat(ctx context.Context, hl *hostLease) {
 			return
 		case <-t.C:
 		}
-		if err := r.writeLease(ctx, hl.id, r.leaseCount(hl)); err != nil && ctx.Err() == nil {
-			r.log.WithFields(logrus.Fields{"id": hl.id}).WithError(err).Warn("registry: lease renewal failed; retrying at the next beat")
+		next := every
+		if err := r.beat(ctx, hl); err != nil && ctx.Err() == nil {
+			next = retry
 		}
+		t.Reset(next)
 	}
+}
+
+// beat renews the lease once and logs the fence's transitions.
+func (r *Registry) beat(ctx context.Context, hl *hostLease) error {
+	log := r.log.WithField("id", hl.id)
+	if hl.fence.isLost() {
+		return nil // deleted elsewhere: nothing left to renew
+	}
+	start := r.now()
+	expired := r.checkFence(hl, start.Add(-fenceMargin(r.cfg.LeaseTTL)), hl.id) != nil // past the TTL itself
+	err := r.writeLeaseOf(ctx, hl)
+	if err == nil && expired {
+		// Another host may have deleted the entry while the lease was
+		// expired: writes may resume only if it is still there.
+		err = r.stillMountable(ctx, hl)
+	}
+	f := &hl.fence
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		if hl.fence.isLost() {
+			log.WithError(err).Error("registry: the volume was deleted by another host while this host could not renew its mount lease; its writes stay refused: unmount it")
+			return err
+		}
+		ferr := r.checkFence(hl, r.now(), hl.id)
+		f.mu.Lock()
+		first := ferr != nil && !f.fenced
+		f.fenced = f.fenced || ferr != nil
+		f.mu.Unlock()
+		if first {
+			log.WithError(err).WithField("cause", ferr.Error()).Error("registry: mount lease not renewed in time; writes to this volume are refused (EROFS or EIO) until it is")
+		} else {
+			log.WithError(err).Warn("registry: lease renewal failed; retrying")
+		}
+		return err
+	}
+	f.renewed(start)
+	f.mu.Lock()
+	reopened := f.fenced
+	f.fenced = false
+	f.mu.Unlock()
+	if reopened {
+		log.Warn("registry: mount lease renewed again; writes to this volume are allowed again")
+	}
+	return nil
+}
+
+// stillMountable checks, after renewing an expired lease, that the entry
+// still exists and is ready. An entry deleted meanwhile fences the lease for
+// good (its data is being purged); one being deleted keeps it fenced for
+// now.
+func (r *Registry) stillMountable(ctx context.Context, hl *hostLease) error {
+	ix, _, err := r.load(ctx)
+	if err != nil {
+		return err
+	}
+	name, rec := ix.byID(hl.id)
+	switch {
+	case rec == nil:
+		lost := &fencedError{msg: fmt.Sprintf("writes to %s refused: it was deleted by another host while this host could not renew its mount lease; unmount it", hl.id)}
+		hl.fence.mu.Lock()
+		hl.fence.lost = lost
+		hl.fence.mu.Unlock()
+		return lost
+	case rec.State != StateReady:
+		return fmt.Errorf("registry: %q is %s after its lease expired; writes stay refused", name, rec.State)
+	}
+	return nil
+}
+
+// renewLease writes the lease object and, on success, records the renewal
+// (from the time the write started, as the expiry it wrote does).
+func (r *Registry) renewLease(ctx context.Context, hl *hostLease) error {
+	start := r.now()
+	if err := r.writeLeaseOf(ctx, hl); err != nil {
+		return err
+	}
+	hl.fence.renewed(start)
+	return nil
+}
+
+// writeLeaseOf writes hl's lease object with its current mount count (at
+// least 1: the first Acquire writes before counting itself).
+func (r *Registry) writeLeaseOf(ctx context.Context, hl *hostLease) error {
+	hl.writeMu.Lock()
+	defer hl.writeMu.Unlock()
+	return r.writeLease(ctx, hl.id, max(r.leaseCount(hl), 1))
 }
 
 // writeLease writes (or renews) this host's lease object on an entry.
 func (r *Registry) writeLease(ctx context.Context, id string, count int) error {
 	now := r.now().UTC()
-	info := LeaseInfo{EntryID: id, Host: r.cfg.HostID, Count: count, TTL: r.cfg.LeaseTTL.String(),
+	info := LeaseInfo{EntryID: id, Host: r.cfg.HostID, Instance: r.instance, Count: count, TTL: r.cfg.LeaseTTL.String(),
 		RenewedAt: now, ExpiresAt: now.Add(r.cfg.LeaseTTL)}
 	data, err := json.Marshal(info)
 	if err != nil {
@@ -288,25 +405,28 @@ func (r *Registry) AllLeases(ctx context.Context) (map[string][]LeaseInfo, error
 		out[id] = append(out[id], l)
 	}
 	for _, ls := range out {
-		sort.Slice(ls, func(i, j int) bool { return ls[i].Host < ls[j].Host })
+		sortLeases(ls)
 	}
 	return out, nil
 }
 
-// liveLeases returns the leases on an entry that have not expired.
-func (r *Registry) liveLeases(ctx context.Context, id string) ([]LeaseInfo, error) {
+// liveLeases returns the leases on an entry that have not expired, and
+// whether expired ones were found too: a host that lost contact may have
+// been writing until shortly before its lease expired.
+func (r *Registry) liveLeases(ctx context.Context, id string) (live []LeaseInfo, expired bool, err error) {
 	all, err := r.readLeases(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	now := r.now()
-	live := all[:0]
 	for _, l := range all {
 		if l.Live(now) {
 			live = append(live, l)
+		} else {
+			expired = true
 		}
 	}
-	return live, nil
+	return live, expired, nil
 }
 
 func (r *Registry) readLeases(ctx context.Context, id string) ([]LeaseInfo, error) {
@@ -326,7 +446,7 @@ func (r *Registry) readLeases(ctx context.Context, id string) ([]LeaseInfo, erro
 		}
 		out = append(out, l)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
+	sortLeases(out)
 	return out, nil
 }
 
@@ -346,8 +466,7 @@ func (r *Registry) readLease(ctx context.Context, obj store.Object) (LeaseInfo, 
 		// An unreadable lease counts as live until it ages out by the
 		// store's clock: better to refuse a delete than to delete a
 		// mounted volume.
-		host := key[strings.LastIndexByte(key, '/')+1:]
-		return LeaseInfo{Host: host, Count: 1, ExpiresAt: obj.LastModified.Add(r.cfg.LeaseTTL)}, nil
+		return LeaseInfo{Host: leaseHost(key), Count: 1, ExpiresAt: obj.LastModified.Add(r.cfg.LeaseTTL)}, nil
 	}
 	return l, nil
 }

@@ -77,7 +77,9 @@ func TestLeaseBlocksDelete(t *testing.T) {
 			}
 			time.Sleep(a.LeaseTTL() / 4)
 		}
-		if _, err := b.Purge(ctx); err != nil { // do now what the background does
+		// The purge waits a TTL and a margin for writes a's mount had in
+		// flight (issue 13.6).
+		if err := b.WaitPurges(ctx); err != nil {
 			t.Fatal(err)
 		}
 		checkConsistent(t, e, b)

@@ -25,7 +25,9 @@ const defaultPurgeBatch = 1000
 // Purge removes the data and leases of every deleted entry still in the
 // trash, then drops its trash record. It is what Delete starts in the
 // background and what Repair resumes; running it twice, or on two hosts at
-// once, is harmless. It returns the names it finished.
+// once, is harmless. Entries whose purge must still wait (NotBefore, after
+// a delete that found expired leases) are left for later. It returns the
+// names it finished.
 func (r *Registry) Purge(ctx context.Context) ([]string, error) {
 	ix, _, err := r.load(ctx)
 	if err != nil {
@@ -34,6 +36,9 @@ func (r *Registry) Purge(ctx context.Context) ([]string, error) {
 	var done []string
 	var errs []error
 	for _, tr := range ix.Trash {
+		if r.now().Before(tr.NotBefore) {
+			continue // not yet: the delete's background purge, or a later Purge, does it
+		}
 		if err := r.purgeOne(ctx, tr); err != nil {
 			if isCrash(err) {
 				return done, err
@@ -78,6 +83,9 @@ func (r *Registry) purgeInBackground(tr trashRecord) {
 			delete(r.purging, tr.ID)
 			r.purgeMu.Unlock()
 		}()
+		if err := sleepCtx(r.bgCtx, tr.NotBefore.Sub(r.now())); err != nil {
+			return // closing: Repair resumes it
+		}
 		if err := r.purgeOne(r.bgCtx, tr); err != nil {
 			r.log.WithFields(logrus.Fields{"volume": tr.Name, "id": tr.ID}).WithError(err).
 				Warn("registry: background purge failed; repair will resume it")

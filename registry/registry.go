@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
 
 	"github.com/s3vol/s3vol/store"
@@ -26,6 +28,11 @@ type Config struct {
 	Org string
 	// HostID names this host in leases and records; required.
 	HostID string
+	// Instance names this process among the host's processes that mount
+	// (the daemon, each `s3vol mount`): each holds lease objects of its
+	// own. A process restarted with the same Instance takes over the
+	// leases its killed predecessor left. Default: a random one.
+	Instance string
 	// LeaseTTL is how long a lease lives without a heartbeat (default 60 s).
 	LeaseTTL time.Duration
 	// RepairGrace is how old a half-done create or delete must be before
@@ -53,6 +60,9 @@ type Registry struct {
 	cfg Config
 	log *logrus.Entry
 	mu  sync.Mutex // serializes this instance's index updates
+	// instance tells this Registry's leases from those of other processes
+	// with the same host id (see leaseKey).
+	instance string
 
 	leaseMu sync.Mutex
 	leases  map[string]*hostLease // by entry id
@@ -84,6 +94,11 @@ func New(cfg Config) (*Registry, error) {
 	if err := ValidateHostID(cfg.HostID); err != nil {
 		return nil, err
 	}
+	if cfg.Instance == "" {
+		cfg.Instance = strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
+	} else if !validToken(cfg.Instance, MaxHostIDLen) {
+		return nil, errorf(ErrInvalid, "invalid registry instance %q: an instance is %s", cfg.Instance, nameRule)
+	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
 	}
@@ -107,6 +122,8 @@ func New(cfg Config) (*Registry, error) {
 		purging: map[string]bool{},
 		now:     time.Now,
 
+		instance: cfg.Instance,
+
 		purgeBatch: defaultPurgeBatch,
 	}
 	r.bgCtx, r.bgCancel = context.WithCancel(context.Background())
@@ -118,6 +135,10 @@ func (r *Registry) OrgName() string { return r.cfg.Org }
 
 // HostID returns this registry's host id.
 func (r *Registry) HostID() string { return r.cfg.HostID }
+
+// InstanceID tells this Registry's leases (LeaseInfo.Instance) from those
+// of other processes with the same host id.
+func (r *Registry) InstanceID() string { return r.instance }
 
 // LeaseTTL returns the lease TTL in use.
 func (r *Registry) LeaseTTL() time.Duration { return r.cfg.LeaseTTL }

@@ -105,7 +105,7 @@ func (r *Registry) rollBackCreate(ctx context.Context, name string, rec *record)
 		if cur == nil || cur.ID != rec.ID || cur.State != StateCreating || !cur.StateSince.Equal(rec.StateSince) {
 			return errNoChange // it moved on meanwhile
 		}
-		r.trash(ix, name, cur)
+		r.trash(ix, name, cur, false) // never mounted: no lease
 		return nil
 	})
 	return err
@@ -114,7 +114,7 @@ func (r *Registry) rollBackCreate(ctx context.Context, name string, rec *record)
 // resumeDelete finishes a stuck delete when no host holds a live lease, or
 // restores the entry's previous state when one does.
 func (r *Registry) resumeDelete(ctx context.Context, name string, rec *record) (finished bool, err error) {
-	live, err := r.liveLeases(ctx, rec.ID)
+	live, expired, err := r.liveLeases(ctx, rec.ID)
 	if err != nil {
 		return false, err
 	}
@@ -127,7 +127,7 @@ func (r *Registry) resumeDelete(ctx context.Context, name string, rec *record) (
 			restore(cur, r.now())
 			return nil
 		}
-		r.trash(ix, name, cur)
+		r.trash(ix, name, cur, expired)
 		finished = true
 		return nil
 	})
