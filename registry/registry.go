@@ -96,8 +96,8 @@ func New(cfg Config) (*Registry, error) {
 	}
 	if cfg.Instance == "" {
 		cfg.Instance = strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
-	} else if !validToken(cfg.Instance, MaxHostIDLen) {
-		return nil, errorf(ErrInvalid, "invalid registry instance %q: an instance is %s", cfg.Instance, nameRule)
+	} else if why, ok := tokenProblem(cfg.Instance, MaxHostIDLen); !ok {
+		return nil, errorf(ErrInvalid, "invalid registry instance %q: %san instance is %s", cfg.Instance, why, nameRule)
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
