@@ -20,8 +20,13 @@ import (
 type fileNode struct {
 	node
 
-	// dataMu serializes the local content: reads of it, writes,
-	// truncates and commits. Taken before mu.
+	// Locking: dataMu guards the local content itself (everything
+	// inside a streamer or a staging file): its reads, writes, truncates
+	// and commits. mu guards the fields below, including which content
+	// local points to (replaced with both held). Attribute readers (stat,
+	// listings of the parent) hold only mu, so they never look into the
+	// content: attrs.size mirrors its length, updated under mu by every
+	// change made under dataMu. dataMu is taken before mu.
 	dataMu sync.Mutex
 
 	mu        sync.Mutex
@@ -100,11 +105,7 @@ func (n *fileNode) currentAttrs() attrs {
 }
 
 func (n *fileNode) currentAttrsLocked() attrs {
-	a := n.attrs
-	if n.local != nil {
-		a.size = n.local.length()
-	}
-	return a
+	return n.attrs
 }
 
 func (n *fileNode) markUnlinked() {
@@ -286,13 +287,15 @@ func (n *fileNode) ensureLocal() (content, error) {
 }
 
 // change applies op to the local content; when op needs random access to
-// a streamed file, the content moves to a staging file first. Called with
-// dataMu held.
+// a streamed file, the content moves to a staging file first. The
+// content's new length is published in attrs, even when op failed part
+// way. Called with dataMu held.
 func (n *fileNode) change(ctx context.Context, op func(content) error) error {
 	c, err := n.ensureLocal()
 	if err != nil {
 		return err
 	}
+	defer n.publishSize()
 	if err = op(c); !errors.Is(err, errNeedStaging) {
 		return err
 	}
@@ -300,6 +303,17 @@ func (n *fileNode) change(ctx context.Context, op func(content) error) error {
 		return err
 	}
 	return op(c)
+}
+
+// publishSize copies the local content's length into attrs, where readers
+// holding only mu find it. Called with dataMu held: the content does not
+// change meanwhile.
+func (n *fileNode) publishSize() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.local != nil {
+		n.attrs.size = n.local.length()
+	}
 }
 
 // stage moves streamed content to a staging file. Content still in memory

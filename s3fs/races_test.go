@@ -1,0 +1,85 @@
+package s3fs
+
+import (
+	"bytes"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// mountLocal mounts a fresh local store: the races below lie in the
+// filesystem's own locking, whatever the store.
+func mountLocal(t *testing.T, opts Options) *mnt {
+	t.Helper()
+	return mount(t, backends[0].open(t), opts)
+}
+
+// untilDone runs fn over and over in the background until stop is
+// closed; the returned func waits for it to finish.
+func untilDone(stop <-chan struct{}, fn func()) (wait func()) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				fn()
+			}
+		}
+	}()
+	return wg.Wait
+}
+
+// TestWriteWhileListing (issue 13.1): a file being written (its size held
+// by its local content, changed under the node's dataMu) while its
+// directory is listed and the file stat'ed: listings read the size of
+// files created here and not yet stored, and getattr reads it too, both
+// under the node's mu only. Run under -race.
+func TestWriteWhileListing(t *testing.T) {
+	// A TTL this short makes nearly every readdir list the directory
+	// again, so that listings run between the writes.
+	mt := mountLocal(t, Options{Prefix: "v/", MetadataTTL: time.Millisecond})
+	if err := os.Mkdir(mt.path("d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"small", "staged"} {
+		t.Run(name, func(t *testing.T) {
+			f, err := os.Create(mt.path("d/" + name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			stop := make(chan struct{})
+			waitList := untilDone(stop, func() { readDirNames(t, mt.path("d")) })
+			waitStat := untilDone(stop, func() { os.Stat(mt.path("d/" + name)) })
+			chunk := bytes.Repeat([]byte{'x'}, 1024)
+			var want []byte
+			for i := range 600 {
+				off := int64(len(want))
+				if name == "staged" && i > 0 && i%2 == 0 {
+					off = int64(i) // random access: a staging file
+				}
+				if _, err := f.WriteAt(chunk, off); err != nil {
+					t.Fatal(err)
+				}
+				if end := int(off) + len(chunk); end > len(want) {
+					want = append(want, make([]byte, end-len(want))...)
+				}
+				copy(want[off:], chunk)
+			}
+			close(stop)
+			waitList()
+			waitStat()
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := mt.read("d/" + name); !bytes.Equal(got, want) {
+				t.Fatalf("read back %d bytes, want %d as written", len(got), len(want))
+			}
+		})
+	}
+}
