@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,7 +39,10 @@ type fileNode struct {
 	pending   bool      // created here and never committed: not in the store
 	unlinked  bool
 	handles   int
-	writers   int
+	// movedRel is where a rename moved the file until go-fuse's tree
+	// shows it there (see path).
+	movedRel atomic.Pointer[string]
+	writers  int
 	// version counts the changes of the stored object made by this mount
 	// (commits, renames, metadata rewrites): open readers then follow
 	// the node to the new version, while changes made elsewhere leave
@@ -111,6 +115,7 @@ func (n *fileNode) currentAttrsLocked() attrs {
 func (n *fileNode) markUnlinked() {
 	n.dataMu.Lock()
 	defer n.dataMu.Unlock()
+	n.movedRel.Store(nil)
 	n.mu.Lock()
 	n.unlinked, n.dirty, n.pending = true, false, false
 	n.mu.Unlock()

@@ -83,3 +83,61 @@ func TestWriteWhileListing(t *testing.T) {
 		})
 	}
 }
+
+// TestRenameDirWhileStaged (issue 13.2): a directory rename points the
+// files below it at their copies, rewriting a staging file's base (the
+// object it modifies), while the file is written and synced through an
+// open descriptor, which reads and rewrites that base under dataMu. Run
+// under -race.
+func TestRenameDirWhileStaged(t *testing.T) {
+	st := backends[0].open(t)
+	old := pattern(1, 600<<10)
+	putObject(t, st, "v/a/f", old, nil)
+	mt := mount(t, st, Options{Prefix: "v/"})
+	f, err := os.OpenFile(mt.path("a/f"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("staged"), 100); err != nil { // a staging file
+		t.Fatal(err)
+	}
+	want := append([]byte(nil), old...)
+	copy(want[100:], "staged")
+
+	stop := make(chan struct{})
+	var syncErr error
+	i := 0
+	wait := untilDone(stop, func() {
+		// Each sync stores a patch of the base and makes the new object
+		// the base; each read of a fresh block fetches from the base.
+		i++
+		off := int64(i*4093) % int64(len(want))
+		if _, err := f.WriteAt([]byte{byte(i)}, off); err != nil && syncErr == nil {
+			syncErr = err
+		}
+		want[off] = byte(i)
+		if err := f.Sync(); err != nil && syncErr == nil {
+			syncErr = err
+		}
+	})
+	dirs := []string{"a", "b"}
+	for r := range 20 {
+		from, to := dirs[r%2], dirs[(r+1)%2]
+		if err := os.Rename(mt.path(from), mt.path(to)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wait()
+	if syncErr != nil {
+		t.Fatalf("write or fsync while the directory moved: %v", syncErr)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mt.remount()
+	if got := mt.read("a/f"); !bytes.Equal(got, want) {
+		t.Fatalf("after the renames the file holds %d bytes, not what was written and synced", len(got))
+	}
+}

@@ -1,7 +1,9 @@
 package s3fs
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -85,6 +87,7 @@ func (n *fileNode) renameTo(ctx context.Context, oldRel, newRel string) syscall.
 		if err := n.commitToLocked(ctx, newRel); err != nil {
 			return f.fail("rename", oldRel, err)
 		}
+		n.movedRel.Store(&newRel)
 		if !pending {
 			if err := f.deleteKey(ctx, f.fileKey(oldRel)); err != nil {
 				return f.fail("rename", oldRel, err)
@@ -99,7 +102,7 @@ func (n *fileNode) renameTo(ctx context.Context, oldRel, newRel string) syscall.
 	if err != nil {
 		return f.fail("rename", oldRel, err)
 	}
-	n.movedTo(f.fileKey(newRel), obj)
+	n.movedTo(newRel, obj)
 	return 0
 }
 
@@ -130,13 +133,21 @@ func (f *fsys) deleteKey(ctx context.Context, key string) error {
 // renameDir moves every key under the directory: files with local content
 // are committed first, then all keys are copied (in parallel), and only
 // when every copy succeeded are the sources deleted. The target must be
-// absent or empty.
+// absent or empty. The files below hold their dataMu throughout: a commit
+// (a close, an fsync) meanwhile would store its bytes under the old name
+// after the copy, to be deleted with the sources, and the staging files'
+// bases are rewritten at the end.
 func (f *fsys) renameDir(ctx context.Context, dir *dirNode, oldRel, newRel string) syscall.Errno {
 	if strings.HasPrefix(newRel+"/", oldRel+"/") {
 		return syscall.EINVAL // into itself; the kernel normally catches this
 	}
-	if err := f.commitTree(ctx, dir); err != nil {
-		return f.fail("rename", oldRel, err)
+	files := filesBelow(dir)
+	lockData(files)
+	defer unlockData(files)
+	for _, n := range files {
+		if err := n.commitLocked(ctx); err != nil {
+			return f.fail("rename", oldRel, err)
+		}
 	}
 	ctx, cancel := f.transferCtx(ctx)
 	defer cancel()
@@ -205,32 +216,55 @@ func (f *fsys) copyAll(ctx context.Context, keys []string, src, dst string) (map
 	return copied, firstErr
 }
 
-// commitTree commits every file with local changes below dir.
-func (f *fsys) commitTree(ctx context.Context, dir *dirNode) error {
-	for _, ch := range dir.Children() {
-		switch n := ch.Operations().(type) {
-		case *fileNode:
-			if err := n.commit(ctx); err != nil {
-				return err
-			}
-		case *dirNode:
-			if err := f.commitTree(ctx, n); err != nil {
-				return err
+// filesBelow returns the file nodes below dir, in the order their dataMu
+// are taken when a rename holds several (by inode number), so that two
+// such callers cannot deadlock.
+func filesBelow(dir *dirNode) []*fileNode {
+	var files []*fileNode
+	var walk func(d *dirNode)
+	walk = func(d *dirNode) {
+		for _, ch := range d.Children() {
+			switch n := ch.Operations().(type) {
+			case *fileNode:
+				files = append(files, n)
+			case *dirNode:
+				walk(n)
 			}
 		}
 	}
-	return nil
+	walk(dir)
+	sortByIno(files)
+	return files
+}
+
+func sortByIno(files []*fileNode) {
+	slices.SortFunc(files, func(a, b *fileNode) int {
+		return cmp.Compare(a.StableAttr().Ino, b.StableAttr().Ino)
+	})
+}
+
+func lockData(files []*fileNode) {
+	for _, n := range files {
+		n.dataMu.Lock()
+	}
+}
+
+func unlockData(files []*fileNode) {
+	for _, n := range files {
+		n.dataMu.Unlock()
+	}
 }
 
 // retarget points the open files below a moved directory at their new
-// objects, whose ETags may differ from the sources'.
+// objects, whose ETags may differ from the sources'. Called with the
+// files' dataMu held.
 func (f *fsys) retarget(dir *dirNode, rel string, copied map[string]store.Object) {
 	for name, ch := range dir.Children() {
 		childRel := joinPath(rel, name)
 		switch n := ch.Operations().(type) {
 		case *fileNode:
 			if obj, ok := copied[f.fileKey(childRel)]; ok {
-				n.movedTo(f.fileKey(childRel), obj)
+				n.movedTo(childRel, obj)
 			}
 		case *dirNode:
 			f.retarget(n, childRel, copied)
@@ -238,9 +272,12 @@ func (f *fsys) retarget(dir *dirNode, rel string, copied map[string]store.Object
 	}
 }
 
-// movedTo records that a file's object now lives at key as obj (a rename's
-// copy): its attributes and any staging file's base follow it.
-func (n *fileNode) movedTo(key string, obj store.Object) {
+// movedTo records that a file's object now lives at rel as obj (a rename's
+// copy): its attributes and any staging file's base follow it. Called with
+// dataMu held, which guards the base.
+func (n *fileNode) movedTo(rel string, obj store.Object) {
+	key := n.fsys.fileKey(rel)
+	n.movedRel.Store(&rel)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
@@ -248,4 +285,22 @@ func (n *fileNode) movedTo(key string, obj store.Object) {
 		st.base.key, st.base.etag = key, obj.ETag
 	}
 	n.version++
+}
+
+// path shadows node.path for files: a rename moves the node in go-fuse's
+// tree only after Rename has returned and released the file's dataMu, so
+// a commit waiting for that lock would find the old name there and store
+// the file under it. Until the tree shows the new name, movedRel says
+// where the file is.
+func (n *fileNode) path() (string, bool) {
+	rel, ok := n.node.path()
+	moved := n.movedRel.Load()
+	switch {
+	case moved == nil:
+		return rel, ok
+	case ok && rel == *moved:
+		n.movedRel.CompareAndSwap(moved, nil) // the tree caught up
+		return rel, ok
+	}
+	return *moved, true
 }
