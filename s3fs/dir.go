@@ -520,7 +520,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	n := &fileNode{node: node{fsys: d.fsys}, attrs: a, checkedAt: time.Now()}
 	n.startNew()
 	ch := d.NewInode(ctx, n, fs.StableAttr{Mode: syscall.S_IFREG})
-	h := n.newHandle(flags)
+	h := n.newHandle(true) // even read-only: its close stores the new file
 	d.setEntry(name, kindFile, a)
 	a.fill(kindFile, &out.Attr)
 	return ch, h, 0, 0

@@ -206,7 +206,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	if err := n.revalidate(ctx); err != nil {
 		return nil, 0, n.fsys.fail("open", n.name(), err)
 	}
-	h := n.newHandle(flags)
+	h := n.newHandle(writable)
 	if writable && flags&syscall.O_TRUNC != 0 {
 		if errno := n.truncate(ctx, 0); errno != 0 {
 			h.Release(ctx)
@@ -224,27 +224,28 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	return h, fuseFlags, 0
 }
 
-func (n *fileNode) newHandle(flags uint32) *handle {
-	writable := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+// newHandle opens a handle; a writer's close stores the file (see
+// handle.writer).
+func (n *fileNode) newHandle(writer bool) *handle {
 	n.mu.Lock()
 	n.handles++
-	if writable {
+	if writer {
 		n.writers++
 	}
 	n.mu.Unlock()
-	return &handle{n: n, writable: writable}
+	return &handle{n: n, writer: writer}
 }
 
 // release drops a handle; the last writer commits what is still dirty
 // (the error was already reported by close) and the last handle drops
 // the local content.
-func (n *fileNode) release(ctx context.Context, writable bool) {
+func (n *fileNode) release(ctx context.Context, writer bool) {
 	n.mu.Lock()
 	n.handles--
-	if writable {
+	if writer {
 		n.writers--
 	}
-	lastWriter := writable && n.writers == 0
+	lastWriter := writer && n.writers == 0
 	n.mu.Unlock()
 	commitErr := error(nil)
 	if lastWriter {

@@ -48,6 +48,11 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 		}
 	}
 	if dst := nd.GetChild(newName); dst != nil {
+		// Files created in the target and not yet stored make it not
+		// empty, though the store does not list them.
+		if dd, ok := dst.Operations().(*dirNode); ok && dd.hasPendingChildren() {
+			return syscall.ENOTEMPTY
+		}
 		if fn, ok := dst.Operations().(*fileNode); ok && fn != ch.Operations() {
 			fn.markUnlinked()
 		}
