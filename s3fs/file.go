@@ -112,9 +112,12 @@ func (n *fileNode) currentAttrsLocked() attrs {
 	return n.attrs
 }
 
-func (n *fileNode) markUnlinked() {
-	n.dataMu.Lock()
-	defer n.dataMu.Unlock()
+// markUnlinkedLocked records that the file's name is gone from the store
+// (an unlink, a rename onto it): its local content is never committed
+// again. Callers hold dataMu across the store call that removed the name
+// and call this only once it succeeded: a commit meanwhile would bring
+// the object back, and a failed call must leave the file as it was.
+func (n *fileNode) markUnlinkedLocked() {
 	n.movedRel.Store(nil)
 	n.mu.Lock()
 	n.unlinked, n.dirty, n.pending = true, false, false

@@ -53,15 +53,28 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 		if dd, ok := dst.Operations().(*dirNode); ok && dd.hasPendingChildren() {
 			return syscall.ENOTEMPTY
 		}
-		if fn, ok := dst.Operations().(*fileNode); ok && fn != ch.Operations() {
-			fn.markUnlinked()
-		}
 	}
+	// A file replaced by the rename and the file moved hold their dataMu
+	// throughout (in inode order): no commit of the target may land after
+	// the copy, and a failed rename leaves the target as it was.
+	target := nd.fileChild(newName)
+	locked := []*fileNode{}
+	if target != nil && target != ch.Operations() {
+		locked = append(locked, target)
+	} else {
+		target = nil
+	}
+	if fn, ok := ch.Operations().(*fileNode); ok {
+		locked = append(locked, fn)
+	}
+	sortByIno(locked)
+	lockData(locked)
+	defer unlockData(locked)
 	var k kind
 	var a attrs
 	switch n := ch.Operations().(type) {
 	case *fileNode:
-		k, errno = kindFile, n.renameTo(ctx, oldRel, newRel)
+		k, errno = kindFile, n.renameToLocked(ctx, oldRel, newRel)
 		a = n.currentAttrs()
 	case *linkNode:
 		k, errno = kindSymlink, d.fsys.moveObject(ctx, oldRel, newRel)
@@ -73,17 +86,18 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	if errno != 0 {
 		return errno
 	}
+	if target != nil {
+		target.markUnlinkedLocked()
+	}
 	d.removeEntry(name)
 	nd.setEntry(newName, k, a)
 	d.keepImplicit(ctx)
 	return 0
 }
 
-// renameTo moves a file: local changes are committed straight to the new
-// name, a clean file is copied.
-func (n *fileNode) renameTo(ctx context.Context, oldRel, newRel string) syscall.Errno {
-	n.dataMu.Lock()
-	defer n.dataMu.Unlock()
+// renameToLocked moves a file: local changes are committed straight to
+// the new name, a clean file is copied. Called with dataMu held.
+func (n *fileNode) renameToLocked(ctx context.Context, oldRel, newRel string) syscall.Errno {
 	n.mu.Lock()
 	dirty, pending, etag := n.dirty, n.pending, n.attrs.etag
 	n.mu.Unlock()
