@@ -95,25 +95,30 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	return 0
 }
 
-// renameToLocked moves a file: local changes are committed straight to
-// the new name, a clean file is copied. Called with dataMu held.
+// renameToLocked moves a file: a new file not stored yet is committed
+// straight to the new name; any other is copied, its local changes
+// committed first under the old name. Storing the changes at the new name
+// and then failing to delete the old one would leave the node describing
+// an object at a name the caller was told it did not move to. Called with
+// dataMu held.
 func (n *fileNode) renameToLocked(ctx context.Context, oldRel, newRel string) syscall.Errno {
-	n.mu.Lock()
-	dirty, pending, etag := n.dirty, n.pending, n.attrs.etag
-	n.mu.Unlock()
 	f := n.fsys
-	if dirty {
+	n.mu.Lock()
+	pending := n.pending
+	n.mu.Unlock()
+	if pending {
 		if err := n.commitToLocked(ctx, newRel); err != nil {
 			return f.fail("rename", oldRel, err)
 		}
 		n.movedRel.Store(&newRel)
-		if !pending {
-			if err := f.deleteKey(ctx, f.fileKey(oldRel)); err != nil {
-				return f.fail("rename", oldRel, err)
-			}
-		}
 		return 0
 	}
+	if err := n.commitLocked(ctx); err != nil {
+		return f.fail("rename", oldRel, err)
+	}
+	n.mu.Lock()
+	etag := n.attrs.etag
+	n.mu.Unlock()
 	obj, err := f.copyObject(ctx, f.fileKey(oldRel), f.fileKey(newRel), etag)
 	if err == nil {
 		err = f.deleteKey(ctx, f.fileKey(oldRel))
