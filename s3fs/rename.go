@@ -204,10 +204,35 @@ func (f *fsys) renameDir(ctx context.Context, dir *dirNode, oldRel, newRel strin
 		return f.fail("rename", oldRel, err)
 	}
 	if err := f.st.DeleteMany(ctx, keys); err != nil {
+		// Some sources may be gone: undo only the copies whose source is
+		// still there, so that a retry finds the target empty again.
+		f.undoCopies(ctx, src, dst, copied)
 		return f.fail("rename", oldRel, err)
 	}
 	f.retarget(dir, newRel, copied)
 	return 0
+}
+
+// undoCopies deletes the copies under dst whose source under src still
+// exists, after the sources' deletion failed: the directory then stays
+// where the caller was told it is, and nothing is lost if the failure
+// deleted part of the sources. If the store cannot even list them, both
+// trees stay (a retried rename then fails with ENOTEMPTY).
+func (f *fsys) undoCopies(ctx context.Context, src, dst string, copied map[string]store.Object) {
+	var undo []string
+	for o, err := range f.st.List(ctx, store.ListOptions{Prefix: src}) {
+		if err != nil {
+			f.log.WithField("prefix", dst).WithError(err).Warn("a directory rename failed and its copy could not be undone: both trees remain")
+			return
+		}
+		to := dst + strings.TrimPrefix(o.Key, src)
+		if _, ok := copied[to]; ok {
+			undo = append(undo, to)
+		}
+	}
+	if err := f.st.DeleteMany(ctx, undo); err != nil {
+		f.log.WithField("prefix", dst).WithError(err).Warn("a directory rename failed and its copy could not be undone: both trees remain")
+	}
 }
 
 // copyAll copies every key from under src to under dst, StoreConcurrency
