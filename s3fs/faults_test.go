@@ -338,3 +338,83 @@ func TestFaultCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestFaultPatchCommit: a big file changed in place is stored as a patch
+// (its unchanged blocks copied inside the store); a failed part copy or
+// completion fails the close and keeps the changes for the next commit.
+func TestFaultPatchCommit(t *testing.T) {
+	for _, op := range []faultstore.Op{faultstore.OpCopyPart, faultstore.OpUploadPart, faultstore.OpComplete} {
+		t.Run(string(op), func(t *testing.T) {
+			fst, inner, mt := faultyMount(t)
+			old := pattern(10, 12<<20) // three blocks of PartSize
+			mt.write("f", old)
+			f, err := os.OpenFile(mt.path("f"), os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt([]byte("changed"), 6<<20); err != nil {
+				t.Fatal(err)
+			}
+			want := append([]byte(nil), old...)
+			copy(want[6<<20:], "changed")
+			fst.Add(unavailable(op, ""))
+			wantEIO(t, "close", f.Close())
+			wantStored(t, inner, "v/f", old)
+			fst.Clear()
+			reopenAndClose(t, mt.path("f"))
+			wantStored(t, inner, "v/f", want)
+			worksAgain(t, mt, inner)
+		})
+	}
+}
+
+// TestFaultLostReply: the store did what was asked but its reply was
+// lost: the caller gets EIO, and a retry converges on the intended state.
+func TestFaultLostReply(t *testing.T) {
+	lost := func(op faultstore.Op) faultstore.Rule {
+		return faultstore.Rule{Op: op, Times: 1, AfterCall: true, Err: store.ErrUnavailable}
+	}
+	t.Run("commit", func(t *testing.T) {
+		fst, inner, mt := faultyMount(t)
+		fst.Add(lost(faultstore.OpPut))
+		f, err := os.Create(mt.path("f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeOpen(t, f, "content")
+		wantEIO(t, "close", f.Close())
+		reopenAndClose(t, mt.path("f"))
+		wantStored(t, inner, "v/f", []byte("content"))
+		if got := mt.read("f"); string(got) != "content" {
+			t.Fatalf("the file reads %q", got)
+		}
+		worksAgain(t, mt, inner)
+	})
+	t.Run("unlink", func(t *testing.T) {
+		fst, inner, mt := faultyMount(t)
+		mt.write("f", []byte("content"))
+		fst.Add(lost(faultstore.OpDelete))
+		wantEIO(t, "unlink", os.Remove(mt.path("f")))
+		if err := os.Remove(mt.path("f")); err != nil && !os.IsNotExist(err) {
+			t.Fatalf("unlink retried: %v", err)
+		}
+		wantNotStored(t, inner, "v/f")
+		if _, err := os.Stat(mt.path("f")); !os.IsNotExist(err) {
+			t.Fatalf("stat after the unlink: %v", err)
+		}
+		worksAgain(t, mt, inner)
+	})
+	t.Run("rename", func(t *testing.T) {
+		fst, inner, mt := faultyMount(t)
+		mt.write("a", []byte("content"))
+		fst.Add(lost(faultstore.OpCopy))
+		wantEIO(t, "rename", os.Rename(mt.path("a"), mt.path("b")))
+		if err := os.Rename(mt.path("a"), mt.path("b")); err != nil {
+			t.Fatalf("rename retried: %v", err)
+		}
+		wantStored(t, inner, "v/b", []byte("content"))
+		wantNotStored(t, inner, "v/a")
+		worksAgain(t, mt, inner)
+	})
+}
