@@ -163,7 +163,7 @@ func TestFaultStreamingUpload(t *testing.T) {
 			fst, inner, mt := faultyMount(t)
 			old := pattern(3, 1<<20)
 			mt.write("old", old)
-			data := pattern(4, 16<<20) // four parts
+			data := pattern(4, 16<<20)                                          // four parts
 			fst.Add(faultstore.Rule{Op: op, Nth: 2, Err: store.ErrUnavailable}) // the second part
 			if op != faultstore.OpUploadPart {
 				fst.Clear()
