@@ -163,8 +163,9 @@ func TestFaultStreamingUpload(t *testing.T) {
 			fst, inner, mt := faultyMount(t)
 			old := pattern(3, 1<<20)
 			mt.write("old", old)
-			data := pattern(4, 16<<20)                                          // four parts
-			fst.Add(faultstore.Rule{Op: op, Nth: 2, Err: store.ErrUnavailable}) // the second part
+			data := pattern(4, 16<<20) // four parts
+			// The second part fails (or every call of the other ops).
+			fst.Add(faultstore.Rule{Op: op, Nth: 2, Err: store.ErrUnavailable})
 			if op != faultstore.OpUploadPart {
 				fst.Clear()
 				fst.Add(unavailable(op, ""))
