@@ -419,3 +419,51 @@ func TestFaultLostReply(t *testing.T) {
 		worksAgain(t, mt, inner)
 	})
 }
+
+// TestFaultCreateLookup: creating a name needs to know it is free; with
+// the store unavailable the create fails rather than guess.
+func TestFaultCreateLookup(t *testing.T) {
+	fst, inner, mt := faultyMount(t)
+	putObject(t, inner, "v/f", []byte("there"), nil)
+	fst.Add(unavailable(faultstore.OpStat, ""))
+	fst.Add(unavailable(faultstore.OpList, ""))
+	_, err := os.OpenFile(mt.path("f"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	wantEIO(t, "create", err)
+	fst.Clear()
+	if _, err := os.OpenFile(mt.path("f"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); !os.IsExist(err) {
+		t.Fatalf("exclusive create of an existing file once the store works: %v, want EEXIST", err)
+	}
+	wantStored(t, inner, "v/f", []byte("there"))
+	worksAgain(t, mt, inner)
+}
+
+func TestFaultDirOps(t *testing.T) {
+	fst, inner, mt := faultyMount(t)
+	fst.Add(unavailable(faultstore.OpPut, ""))
+	wantEIO(t, "mkdir", os.Mkdir(mt.path("d"), 0o755))
+	wantEIO(t, "symlink", os.Symlink("target", mt.path("l")))
+	fst.Clear()
+	wantNotStored(t, inner, "v/d/")
+	wantNotStored(t, inner, "v/l")
+	if err := os.Mkdir(mt.path("d"), 0o755); err != nil {
+		t.Fatalf("mkdir once the store works: %v", err)
+	}
+	if err := os.Symlink("target", mt.path("l")); err != nil {
+		t.Fatalf("symlink once the store works: %v", err)
+	}
+	for _, op := range []faultstore.Op{faultstore.OpList, faultstore.OpDelete} {
+		fst.Add(unavailable(op, ""))
+		wantEIO(t, "rmdir", os.Remove(mt.path("d")))
+		fst.Clear()
+		if fi, err := os.Stat(mt.path("d")); err != nil || !fi.IsDir() {
+			t.Fatalf("the directory after a failed rmdir: %v, %v", fi, err)
+		}
+	}
+	if err := os.Remove(mt.path("d")); err != nil {
+		t.Fatalf("rmdir once the store works: %v", err)
+	}
+	if target, err := os.Readlink(mt.path("l")); err != nil || target != "target" {
+		t.Fatalf("readlink: %q, %v", target, err)
+	}
+	worksAgain(t, mt, inner)
+}
