@@ -61,7 +61,9 @@ var (
 	_ fs.NodeAllocater = (*fileNode)(nil)
 )
 
-// content is a file's local content: a streamer or a staging file.
+// content is a file's local content: a streamer or a staging file. Its
+// methods are called with the node's dataMu held, length too (attrs.size
+// is its copy for those holding only mu).
 type content interface {
 	length() int64
 	readAt(ctx context.Context, p []byte, off int64) (int, error)
