@@ -503,8 +503,13 @@ func (f *fsys) rewriteMeta(ctx context.Context, key string, meta map[string]stri
 	return f.st.Copy(ctx, key, key, store.CopyOptions{ReplaceMetadata: true, Metadata: meta})
 }
 
-// updateParentEntry tells the parent's listing the node's new attributes.
+// updateParentEntry tells the parent's listing the node's new attributes;
+// not while a rename has moved the file and the tree still shows the old
+// name (see path), which would bring that name back into the listing.
 func (n *fileNode) updateParentEntry() {
+	if _, ok := n.path(); !ok || n.movedRel.Load() != nil {
+		return
+	}
 	if name, d := n.parentDir(); d != nil {
 		d.setEntry(name, kindFile, n.currentAttrs())
 	}
