@@ -2,10 +2,15 @@ package s3fs
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/s3vol/s3vol/store"
+	"github.com/s3vol/s3vol/store/faultstore"
 )
 
 // mountLocal mounts a fresh local store: the races below lie in the
@@ -139,5 +144,58 @@ func TestRenameDirWhileStaged(t *testing.T) {
 	mt.remount()
 	if got := mt.read("a/f"); !bytes.Equal(got, want) {
 		t.Fatalf("after the renames the file holds %d bytes, not what was written and synced", len(got))
+	}
+}
+
+// TestRenameDirWhileReading (issue 13.2): reads of a big file being
+// modified fetch the blocks they need from the staging file's base
+// object (under dataMu) while renames of its directory point that base
+// at the copies. The fetches are slowed so that renames happen while
+// they are under way. Run under -race.
+func TestRenameDirWhileReading(t *testing.T) {
+	inner := backends[0].open(t)
+	fst := faultstore.New(inner)
+	data := pattern(2, 12<<20) // a patch at commit: most blocks stay unfetched
+	putObject(t, inner, "v/a/f", data, nil)
+	mt := mount(t, fst, Options{Prefix: "v/", PartSize: store.MinPartSize})
+	f, err := os.OpenFile(mt.path("a/f"), os.O_RDWR|syscall.O_DIRECT, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("staged"), 0); err != nil {
+		t.Fatal(err)
+	}
+	copy(data, "staged")
+	fst.Add(faultstore.Rule{Op: faultstore.OpGet, Key: "v/*/f", Delay: 5 * time.Millisecond})
+	readDone := make(chan error, 1)
+	go func() {
+		// Each read spans four blocks not fetched yet.
+		buf := make([]byte, 1<<20)
+		for off := int64(0); off < int64(len(data)); off += int64(len(buf)) {
+			if _, err := f.ReadAt(buf, off); err != nil {
+				readDone <- err
+				return
+			}
+			if !bytes.Equal(buf, data[off:off+int64(len(buf))]) {
+				readDone <- fmt.Errorf("bytes at %d differ from the file's", off)
+				return
+			}
+		}
+		readDone <- nil
+	}()
+	dirs := []string{"a", "b"}
+	for r := 0; ; r++ {
+		select {
+		case err := <-readDone:
+			if err != nil {
+				t.Fatalf("reading while the directory moved: %v", err)
+			}
+			return
+		default:
+		}
+		if err := os.Rename(mt.path(dirs[r%2]), mt.path(dirs[(r+1)%2])); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
