@@ -37,6 +37,16 @@ func wantNotStored(t *testing.T, st store.Store, key string) {
 	}
 }
 
+// otherMountReads checks what a second mount of the store (another host)
+// reads at name.
+func otherMountReads(t *testing.T, st store.Store, name string, want []byte) {
+	t.Helper()
+	other := mount(t, st, Options{Prefix: "v/"})
+	if got := other.read(name); !bytes.Equal(got, want) {
+		t.Fatalf("another mount reads %d bytes at %s, not the %d expected (torn or lost)", len(got), name, len(want))
+	}
+}
+
 // worksAgain checks that the mount writes and reads a new file.
 func worksAgain(t *testing.T, mt *mnt, st store.Store) {
 	t.Helper()
@@ -172,6 +182,7 @@ func TestFaultStreamingUpload(t *testing.T) {
 			}
 			wantEIO(t, "streaming over an existing file", streamFile(mt.path("old"), data))
 			wantStored(t, inner, "v/old", old)
+			otherMountReads(t, inner, "old", old)
 			fst.Clear()
 			if err := streamFile(mt.path("old"), data); err != nil {
 				t.Fatalf("streaming once the store works: %v", err)
@@ -323,6 +334,7 @@ func TestFaultCommit(t *testing.T) {
 				wantEIO(t, "fsync", f.Sync())
 			}
 			wantStored(t, inner, "v/f", old)
+			otherMountReads(t, inner, "f", old)
 			fst.Clear()
 			if how == "close" {
 				reopenAndClose(t, mt.path("f"))
@@ -465,5 +477,36 @@ func TestFaultDirOps(t *testing.T) {
 	if target, err := os.Readlink(mt.path("l")); err != nil || target != "target" {
 		t.Fatalf("readlink: %q, %v", target, err)
 	}
+	worksAgain(t, mt, inner)
+}
+
+// TestFaultStagedFetch: a file modified in place fetches the stored bytes
+// a read needs; a fetch cut off mid-stream fails the read, and the read
+// works once the store does.
+func TestFaultStagedFetch(t *testing.T) {
+	fst, inner, mt := faultyMount(t)
+	data := pattern(11, 2<<20)
+	putObject(t, inner, "v/f", data, nil)
+	f, err := os.OpenFile(mt.path("f"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("changed"), 0); err != nil {
+		t.Fatal(err)
+	}
+	copy(data, "changed")
+	fst.Add(faultstore.Rule{Op: faultstore.OpRead, Key: "v/f", AfterBytes: 1000, Err: store.ErrUnavailable})
+	buf := make([]byte, 4096)
+	_, err = f.ReadAt(buf, 1<<20)
+	wantEIO(t, "a read needing stored bytes", err)
+	fst.Clear()
+	if _, err := f.ReadAt(buf, 1<<20); err != nil || !bytes.Equal(buf, data[1<<20:1<<20+4096]) {
+		t.Fatalf("the read once the store works: %v (or other bytes)", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantStored(t, inner, "v/f", data)
 	worksAgain(t, mt, inner)
 }
