@@ -509,6 +509,15 @@ func (d *dirNode) hasPendingChildren() bool {
 	return false
 }
 
+// fileChild returns the node of the file name in d, if the tree has one.
+func (d *dirNode) fileChild(name string) *fileNode {
+	if ch := d.GetChild(name); ch != nil {
+		fn, _ := ch.Operations().(*fileNode)
+		return fn
+	}
+	return nil
+}
+
 // Unlink deletes a file or symlink. A file still open keeps its local
 // content for its readers but is never committed again.
 func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
@@ -516,15 +525,18 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if errno != 0 {
 		return errno
 	}
-	if ch := d.GetChild(name); ch != nil {
-		if fn, ok := ch.Operations().(*fileNode); ok {
-			fn.markUnlinked()
-		}
+	fn := d.fileChild(name)
+	if fn != nil {
+		fn.dataMu.Lock() // no commit may bring the object back
+		defer fn.dataMu.Unlock()
 	}
 	ctx, cancel := d.fsys.requestCtx(ctx)
 	defer cancel()
 	if err := d.fsys.st.Delete(ctx, d.fsys.fileKey(rel)); err != nil {
 		return d.fsys.fail("unlink", rel, err)
+	}
+	if fn != nil {
+		fn.markUnlinkedLocked()
 	}
 	d.removeEntry(name)
 	d.keepImplicit(ctx)
@@ -541,7 +553,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	n := &fileNode{node: node{fsys: d.fsys}, attrs: a, checkedAt: time.Now()}
 	n.startNew()
 	ch := d.NewInode(ctx, n, fs.StableAttr{Mode: syscall.S_IFREG})
-	h := n.newHandle(flags)
+	h := n.newHandle(true) // even read-only: its close stores the new file
 	d.setEntry(name, kindFile, a)
 	a.fill(kindFile, &out.Attr)
 	return ch, h, 0, 0

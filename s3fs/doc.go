@@ -123,8 +123,12 @@
 //   - Renaming a directory copies every key below it on the server side,
 //     then deletes the sources: it is not atomic. Sources are deleted only
 //     after all copies succeeded, so a failure leaves the old tree whole
-//     (and removes the partial copy). A file or symlink rename is a copy and
-//     a delete.
+//     (and removes the partial copy, or, when deleting the sources failed,
+//     the copies whose source remains). Writes to files below it wait until
+//     it is done. A file or symlink rename is a copy and a delete (a file's
+//     changes not yet stored are stored under the old name first, unless
+//     it was never stored). A failed unlink or rename leaves the file as it
+//     was, its changes still to be stored.
 //   - Hard links fail with EPERM; mknod of fifos, sockets and devices fails
 //     with EPERM (regular files are created); O_TMPFILE fails with
 //     EOPNOTSUPP; extended attributes cannot be set (ENOTSUP); fallocate

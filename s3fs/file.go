@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,8 +21,13 @@ import (
 type fileNode struct {
 	node
 
-	// dataMu serializes the local content: reads of it, writes,
-	// truncates and commits. Taken before mu.
+	// Locking: dataMu guards the local content itself (everything
+	// inside a streamer or a staging file): its reads, writes, truncates
+	// and commits. mu guards the fields below, including which content
+	// local points to (replaced with both held). Attribute readers (stat,
+	// listings of the parent) hold only mu, so they never look into the
+	// content: attrs.size mirrors its length, updated under mu by every
+	// change made under dataMu. dataMu is taken before mu.
 	dataMu sync.Mutex
 
 	mu        sync.Mutex
@@ -33,7 +39,10 @@ type fileNode struct {
 	pending   bool      // created here and never committed: not in the store
 	unlinked  bool
 	handles   int
-	writers   int
+	// movedRel is where a rename moved the file until go-fuse's tree
+	// shows it there (see path).
+	movedRel atomic.Pointer[string]
+	writers  int
 	// version counts the changes of the stored object made by this mount
 	// (commits, renames, metadata rewrites): open readers then follow
 	// the node to the new version, while changes made elsewhere leave
@@ -52,7 +61,9 @@ var (
 	_ fs.NodeAllocater = (*fileNode)(nil)
 )
 
-// content is a file's local content: a streamer or a staging file.
+// content is a file's local content: a streamer or a staging file. Its
+// methods are called with the node's dataMu held, length too (attrs.size
+// is its copy for those holding only mu).
 type content interface {
 	length() int64
 	readAt(ctx context.Context, p []byte, off int64) (int, error)
@@ -100,16 +111,16 @@ func (n *fileNode) currentAttrs() attrs {
 }
 
 func (n *fileNode) currentAttrsLocked() attrs {
-	a := n.attrs
-	if n.local != nil {
-		a.size = n.local.length()
-	}
-	return a
+	return n.attrs
 }
 
-func (n *fileNode) markUnlinked() {
-	n.dataMu.Lock()
-	defer n.dataMu.Unlock()
+// markUnlinkedLocked records that the file's name is gone from the store
+// (an unlink, a rename onto it): its local content is never committed
+// again. Callers hold dataMu across the store call that removed the name
+// and call this only once it succeeded: a commit meanwhile would bring
+// the object back, and a failed call must leave the file as it was.
+func (n *fileNode) markUnlinkedLocked() {
+	n.movedRel.Store(nil)
 	n.mu.Lock()
 	n.unlinked, n.dirty, n.pending = true, false, false
 	n.mu.Unlock()
@@ -200,7 +211,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	if err := n.revalidate(ctx); err != nil {
 		return nil, 0, n.fsys.fail("open", n.name(), err)
 	}
-	h := n.newHandle(flags)
+	h := n.newHandle(writable)
 	if writable && flags&syscall.O_TRUNC != 0 {
 		if errno := n.truncate(ctx, 0); errno != 0 {
 			h.Release(ctx)
@@ -218,27 +229,28 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	return h, fuseFlags, 0
 }
 
-func (n *fileNode) newHandle(flags uint32) *handle {
-	writable := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+// newHandle opens a handle; a writer's close stores the file (see
+// handle.writer).
+func (n *fileNode) newHandle(writer bool) *handle {
 	n.mu.Lock()
 	n.handles++
-	if writable {
+	if writer {
 		n.writers++
 	}
 	n.mu.Unlock()
-	return &handle{n: n, writable: writable}
+	return &handle{n: n, writer: writer}
 }
 
 // release drops a handle; the last writer commits what is still dirty
 // (the error was already reported by close) and the last handle drops
 // the local content.
-func (n *fileNode) release(ctx context.Context, writable bool) {
+func (n *fileNode) release(ctx context.Context, writer bool) {
 	n.mu.Lock()
 	n.handles--
-	if writable {
+	if writer {
 		n.writers--
 	}
-	lastWriter := writable && n.writers == 0
+	lastWriter := writer && n.writers == 0
 	n.mu.Unlock()
 	commitErr := error(nil)
 	if lastWriter {
@@ -286,13 +298,15 @@ func (n *fileNode) ensureLocal() (content, error) {
 }
 
 // change applies op to the local content; when op needs random access to
-// a streamed file, the content moves to a staging file first. Called with
-// dataMu held.
+// a streamed file, the content moves to a staging file first. The
+// content's new length is published in attrs, even when op failed part
+// way. Called with dataMu held.
 func (n *fileNode) change(ctx context.Context, op func(content) error) error {
 	c, err := n.ensureLocal()
 	if err != nil {
 		return err
 	}
+	defer n.publishSize()
 	if err = op(c); !errors.Is(err, errNeedStaging) {
 		return err
 	}
@@ -300,6 +314,17 @@ func (n *fileNode) change(ctx context.Context, op func(content) error) error {
 		return err
 	}
 	return op(c)
+}
+
+// publishSize copies the local content's length into attrs, where readers
+// holding only mu find it. Called with dataMu held: the content does not
+// change meanwhile.
+func (n *fileNode) publishSize() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.local != nil {
+		n.attrs.size = n.local.length()
+	}
 }
 
 // stage moves streamed content to a staging file. Content still in memory
@@ -478,8 +503,13 @@ func (f *fsys) rewriteMeta(ctx context.Context, key string, meta map[string]stri
 	return f.st.Copy(ctx, key, key, store.CopyOptions{ReplaceMetadata: true, Metadata: meta})
 }
 
-// updateParentEntry tells the parent's listing the node's new attributes.
+// updateParentEntry tells the parent's listing the node's new attributes;
+// not while a rename has moved the file and the tree still shows the old
+// name (see path), which would bring that name back into the listing.
 func (n *fileNode) updateParentEntry() {
+	if _, ok := n.path(); !ok || n.movedRel.Load() != nil {
+		return
+	}
 	if name, d := n.parentDir(); d != nil {
 		d.setEntry(name, kindFile, n.currentAttrs())
 	}

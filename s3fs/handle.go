@@ -15,8 +15,11 @@ import (
 // has one, else to the handle's own range reader, pinned to the version
 // seen when it started. Writes go to the node, shared by all its handles.
 type handle struct {
-	n        *fileNode
-	writable bool
+	n *fileNode
+	// writer: the handle was opened for writing or created the file (a
+	// file created read-only, as flock(1) makes its lock file, is new all
+	// the same): its close stores the file.
+	writer bool
 
 	mu        sync.Mutex
 	rd        *rangeReader
@@ -89,7 +92,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 // Flush runs on every close(2): the data written so far is committed, and
 // an upload failure is close's error.
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
-	if !h.writable {
+	if !h.writer {
 		return 0
 	}
 	return h.n.commitErrno(ctx)
@@ -111,6 +114,6 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 		h.rd = nil
 	}
 	h.mu.Unlock()
-	h.n.release(ctx, h.writable)
+	h.n.release(ctx, h.writer)
 	return 0
 }

@@ -1,7 +1,9 @@
 package s3fs
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,15 +48,33 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 		}
 	}
 	if dst := nd.GetChild(newName); dst != nil {
-		if fn, ok := dst.Operations().(*fileNode); ok && fn != ch.Operations() {
-			fn.markUnlinked()
+		// Files created in the target and not yet stored make it not
+		// empty, though the store does not list them.
+		if dd, ok := dst.Operations().(*dirNode); ok && dd.hasPendingChildren() {
+			return syscall.ENOTEMPTY
 		}
 	}
+	// A file replaced by the rename and the file moved hold their dataMu
+	// throughout (in inode order): no commit of the target may land after
+	// the copy, and a failed rename leaves the target as it was.
+	target := nd.fileChild(newName)
+	locked := []*fileNode{}
+	if target != nil && target != ch.Operations() {
+		locked = append(locked, target)
+	} else {
+		target = nil
+	}
+	if fn, ok := ch.Operations().(*fileNode); ok {
+		locked = append(locked, fn)
+	}
+	sortByIno(locked)
+	lockData(locked)
+	defer unlockData(locked)
 	var k kind
 	var a attrs
 	switch n := ch.Operations().(type) {
 	case *fileNode:
-		k, errno = kindFile, n.renameTo(ctx, oldRel, newRel)
+		k, errno = kindFile, n.renameToLocked(ctx, oldRel, newRel)
 		a = n.currentAttrs()
 	case *linkNode:
 		k, errno = kindSymlink, d.fsys.moveObject(ctx, oldRel, newRel)
@@ -66,32 +86,39 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	if errno != 0 {
 		return errno
 	}
+	if target != nil {
+		target.markUnlinkedLocked()
+	}
 	d.removeEntry(name)
 	nd.setEntry(newName, k, a)
 	d.keepImplicit(ctx)
 	return 0
 }
 
-// renameTo moves a file: local changes are committed straight to the new
-// name, a clean file is copied.
-func (n *fileNode) renameTo(ctx context.Context, oldRel, newRel string) syscall.Errno {
-	n.dataMu.Lock()
-	defer n.dataMu.Unlock()
-	n.mu.Lock()
-	dirty, pending, etag := n.dirty, n.pending, n.attrs.etag
-	n.mu.Unlock()
+// renameToLocked moves a file: a new file not stored yet is committed
+// straight to the new name; any other is copied, its local changes
+// committed first under the old name. Storing the changes at the new name
+// and then failing to delete the old one would leave the node describing
+// an object at a name the caller was told it did not move to. Called with
+// dataMu held.
+func (n *fileNode) renameToLocked(ctx context.Context, oldRel, newRel string) syscall.Errno {
 	f := n.fsys
-	if dirty {
+	n.mu.Lock()
+	pending := n.pending
+	n.mu.Unlock()
+	if pending {
 		if err := n.commitToLocked(ctx, newRel); err != nil {
 			return f.fail("rename", oldRel, err)
 		}
-		if !pending {
-			if err := f.deleteKey(ctx, f.fileKey(oldRel)); err != nil {
-				return f.fail("rename", oldRel, err)
-			}
-		}
+		n.movedRel.Store(&newRel)
 		return 0
 	}
+	if err := n.commitLocked(ctx); err != nil {
+		return f.fail("rename", oldRel, err)
+	}
+	n.mu.Lock()
+	etag := n.attrs.etag
+	n.mu.Unlock()
 	obj, err := f.copyObject(ctx, f.fileKey(oldRel), f.fileKey(newRel), etag)
 	if err == nil {
 		err = f.deleteKey(ctx, f.fileKey(oldRel))
@@ -99,7 +126,7 @@ func (n *fileNode) renameTo(ctx context.Context, oldRel, newRel string) syscall.
 	if err != nil {
 		return f.fail("rename", oldRel, err)
 	}
-	n.movedTo(f.fileKey(newRel), obj)
+	n.movedTo(newRel, obj)
 	return 0
 }
 
@@ -130,13 +157,21 @@ func (f *fsys) deleteKey(ctx context.Context, key string) error {
 // renameDir moves every key under the directory: files with local content
 // are committed first, then all keys are copied (in parallel), and only
 // when every copy succeeded are the sources deleted. The target must be
-// absent or empty.
+// absent or empty. The files below hold their dataMu throughout: a commit
+// (a close, an fsync) meanwhile would store its bytes under the old name
+// after the copy, to be deleted with the sources, and the staging files'
+// bases are rewritten at the end.
 func (f *fsys) renameDir(ctx context.Context, dir *dirNode, oldRel, newRel string) syscall.Errno {
 	if strings.HasPrefix(newRel+"/", oldRel+"/") {
 		return syscall.EINVAL // into itself; the kernel normally catches this
 	}
-	if err := f.commitTree(ctx, dir); err != nil {
-		return f.fail("rename", oldRel, err)
+	files := filesBelow(dir)
+	lockData(files)
+	defer unlockData(files)
+	for _, n := range files {
+		if err := n.commitLocked(ctx); err != nil {
+			return f.fail("rename", oldRel, err)
+		}
 	}
 	ctx, cancel := f.transferCtx(ctx)
 	defer cancel()
@@ -169,10 +204,35 @@ func (f *fsys) renameDir(ctx context.Context, dir *dirNode, oldRel, newRel strin
 		return f.fail("rename", oldRel, err)
 	}
 	if err := f.st.DeleteMany(ctx, keys); err != nil {
+		// Some sources may be gone: undo only the copies whose source is
+		// still there, so that a retry finds the target empty again.
+		f.undoCopies(ctx, src, dst, copied)
 		return f.fail("rename", oldRel, err)
 	}
 	f.retarget(dir, newRel, copied)
 	return 0
+}
+
+// undoCopies deletes the copies under dst whose source under src still
+// exists, after the sources' deletion failed: the directory then stays
+// where the caller was told it is, and nothing is lost if the failure
+// deleted part of the sources. If the store cannot even list them, both
+// trees stay (a retried rename then fails with ENOTEMPTY).
+func (f *fsys) undoCopies(ctx context.Context, src, dst string, copied map[string]store.Object) {
+	var undo []string
+	for o, err := range f.st.List(ctx, store.ListOptions{Prefix: src}) {
+		if err != nil {
+			f.log.WithField("prefix", dst).WithError(err).Warn("a directory rename failed and its copy could not be undone: both trees remain")
+			return
+		}
+		to := dst + strings.TrimPrefix(o.Key, src)
+		if _, ok := copied[to]; ok {
+			undo = append(undo, to)
+		}
+	}
+	if err := f.st.DeleteMany(ctx, undo); err != nil {
+		f.log.WithField("prefix", dst).WithError(err).Warn("a directory rename failed and its copy could not be undone: both trees remain")
+	}
 }
 
 // copyAll copies every key from under src to under dst, StoreConcurrency
@@ -205,32 +265,55 @@ func (f *fsys) copyAll(ctx context.Context, keys []string, src, dst string) (map
 	return copied, firstErr
 }
 
-// commitTree commits every file with local changes below dir.
-func (f *fsys) commitTree(ctx context.Context, dir *dirNode) error {
-	for _, ch := range dir.Children() {
-		switch n := ch.Operations().(type) {
-		case *fileNode:
-			if err := n.commit(ctx); err != nil {
-				return err
-			}
-		case *dirNode:
-			if err := f.commitTree(ctx, n); err != nil {
-				return err
+// filesBelow returns the file nodes below dir, in the order their dataMu
+// are taken when a rename holds several (by inode number), so that two
+// such callers cannot deadlock.
+func filesBelow(dir *dirNode) []*fileNode {
+	var files []*fileNode
+	var walk func(d *dirNode)
+	walk = func(d *dirNode) {
+		for _, ch := range d.Children() {
+			switch n := ch.Operations().(type) {
+			case *fileNode:
+				files = append(files, n)
+			case *dirNode:
+				walk(n)
 			}
 		}
 	}
-	return nil
+	walk(dir)
+	sortByIno(files)
+	return files
+}
+
+func sortByIno(files []*fileNode) {
+	slices.SortFunc(files, func(a, b *fileNode) int {
+		return cmp.Compare(a.StableAttr().Ino, b.StableAttr().Ino)
+	})
+}
+
+func lockData(files []*fileNode) {
+	for _, n := range files {
+		n.dataMu.Lock()
+	}
+}
+
+func unlockData(files []*fileNode) {
+	for _, n := range files {
+		n.dataMu.Unlock()
+	}
 }
 
 // retarget points the open files below a moved directory at their new
-// objects, whose ETags may differ from the sources'.
+// objects, whose ETags may differ from the sources'. Called with the
+// files' dataMu held.
 func (f *fsys) retarget(dir *dirNode, rel string, copied map[string]store.Object) {
 	for name, ch := range dir.Children() {
 		childRel := joinPath(rel, name)
 		switch n := ch.Operations().(type) {
 		case *fileNode:
 			if obj, ok := copied[f.fileKey(childRel)]; ok {
-				n.movedTo(f.fileKey(childRel), obj)
+				n.movedTo(childRel, obj)
 			}
 		case *dirNode:
 			f.retarget(n, childRel, copied)
@@ -238,9 +321,12 @@ func (f *fsys) retarget(dir *dirNode, rel string, copied map[string]store.Object
 	}
 }
 
-// movedTo records that a file's object now lives at key as obj (a rename's
-// copy): its attributes and any staging file's base follow it.
-func (n *fileNode) movedTo(key string, obj store.Object) {
+// movedTo records that a file's object now lives at rel as obj (a rename's
+// copy): its attributes and any staging file's base follow it. Called with
+// dataMu held, which guards the base.
+func (n *fileNode) movedTo(rel string, obj store.Object) {
+	key := n.fsys.fileKey(rel)
+	n.movedRel.Store(&rel)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
@@ -248,4 +334,22 @@ func (n *fileNode) movedTo(key string, obj store.Object) {
 		st.base.key, st.base.etag = key, obj.ETag
 	}
 	n.version++
+}
+
+// path shadows node.path for files: a rename moves the node in go-fuse's
+// tree only after Rename has returned and released the file's dataMu, so
+// a commit waiting for that lock would find the old name there and store
+// the file under it. Until the tree shows the new name, movedRel says
+// where the file is.
+func (n *fileNode) path() (string, bool) {
+	rel, ok := n.node.path()
+	moved := n.movedRel.Load()
+	switch {
+	case moved == nil:
+		return rel, ok
+	case ok && rel == *moved:
+		n.movedRel.CompareAndSwap(moved, nil) // the tree caught up
+		return rel, ok
+	}
+	return *moved, true
 }
