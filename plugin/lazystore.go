@@ -143,6 +143,15 @@ func (l *lazyStore) DeleteMany(ctx context.Context, keys []string) error {
 	return s.DeleteMany(ctx, keys)
 }
 
+// AbortUpload forwards to the connected store (store.UploadAborter).
+func (l *lazyStore) AbortUpload(ctx context.Context, key, uploadID string) error {
+	s, err := l.get(ctx, "abort-upload", key)
+	if err != nil {
+		return err
+	}
+	return store.AbortUpload(ctx, s, key, uploadID)
+}
+
 func (l *lazyStore) AbortStaleUploads(ctx context.Context, prefix string, olderThan time.Duration) (int, error) {
 	s, err := l.get(ctx, "abort-uploads", prefix)
 	if err != nil {

@@ -77,6 +77,16 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 			log.WithError(err).Warn("releasing the mount lease (it expires on its own)")
 		}
 	}()
+	uploads, err := openUploadJournal(cfg, st.data, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := uploads.Close(); err != nil {
+			log.WithError(err).Warn("closing the upload journal")
+		}
+	}()
+	recoverUploads(ctx, cfg, st.data, log)
 	e := lease.Entry()
 	prefix := e.DataPrefix
 	if *mf.subpath != "" {
@@ -92,7 +102,8 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	mode := os.FileMode(e.Options.Mode & 0o7777)
 	m, err := s3fs.Mount(dir, s3fs.Options{
-		Store: lease.Guard(st.data), Prefix: prefix, // writes only while the lease is renewed ReadOnly: *mf.readOnly || e.ReadOnly(),
+		Store:  lease.Guard(uploads), // writes only while the lease is renewed
+		Prefix: prefix, ReadOnly: *mf.readOnly || e.ReadOnly(),
 		UID: e.Options.UID, GID: e.Options.GID, DirMode: mode, FileMode: mode &^ 0o111,
 		MetadataTTL: cfg.MetadataTTL, CacheDir: filepath.Join(cfg.CacheDir, "mount-"+e.ID), Buffers: pool,
 		Logger: log.WithFields(logrus.Fields{"volume": name, "id": e.ID}),

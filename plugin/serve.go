@@ -20,6 +20,7 @@ import (
 	"github.com/s3vol/s3vol/internal/bufpool"
 	"github.com/s3vol/s3vol/registry"
 	"github.com/s3vol/s3vol/store"
+	"github.com/s3vol/s3vol/store/journal"
 )
 
 // Shutdown bounds: the calls in flight, then flushing and unmounting.
@@ -71,6 +72,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	derr := d.drv.Shutdown(dctx)
 	cancel()
 	d.reg.Close()
+	if err := d.uploads.Close(); err != nil {
+		log.WithError(err).Warn("closing the upload journal")
+	}
 	if err := errors.Join(herr, derr); err != nil {
 		return fmt.Errorf("shutting down: %w", err)
 	}
@@ -86,8 +90,10 @@ type daemon struct {
 	pool   *bufpool.Pool
 	data   *lazyStore
 	meta   *lazyStore
-	reg    *registry.Registry
-	drv    *driver.Driver
+	// uploads journals the multipart uploads of the mounts (over data).
+	uploads *journal.Store
+	reg     *registry.Registry
+	drv     *driver.Driver
 }
 
 // newDaemon builds the registry and the driver over stores that connect in
@@ -114,8 +120,12 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("setting up the registry: %w", err)
 	}
+	d.uploads, err = openUploadJournal(cfg, d.data, log)
+	if err != nil {
+		return nil, err
+	}
 	d.drv, err = driver.New(driver.Config{
-		Registry: d.reg, Data: d.data, MountRoot: cfg.MountRoot, CacheDir: cfg.CacheDir,
+		Registry: d.reg, Data: d.uploads, MountRoot: cfg.MountRoot, CacheDir: cfg.CacheDir,
 		SnapshotPath: filepath.Join(cfg.StateDir, "registry-"+cfg.Org+".json"),
 		Buffers:      d.pool, MetadataTTL: cfg.MetadataTTL, MountGrace: cfg.MountGrace,
 		Logger: log,
@@ -157,6 +167,7 @@ func (d *daemon) connect(ctx context.Context) {
 				d.meta.set(s.meta)
 			}
 			d.log.WithFields(logrus.Fields{"data": s.data.String(), "meta": s.meta.String(), "attempts": attempt}).Info("connected to the object store")
+			go d.sweepUploads(ctx)
 			return
 		}
 		d.data.failed(err)

@@ -88,7 +88,10 @@
 // small file costs one PUT at close and can still be read back), and once
 // it outgrows PartSize a multipart upload starts and parts go up in the
 // background while the writer writes (store.Writer, UploadConcurrency
-// parts in flight); the first part is also kept in a local file, where
+// parts in flight; a part that finds the memory budget spent waits only
+// for the file's own parts in flight, then is filled in a file in
+// CacheDir instead: memory held by other open, idle files never stalls a
+// write or a close); the first part is also kept in a local file, where
 // it can be read back and overwritten (a header filled in at the end),
 // and is sent again at close if it was overwritten. Anything
 // else (writes into, appends to or truncates of an existing file, or

@@ -3,6 +3,7 @@ package s3fs
 import (
 	"context"
 	"io"
+	"os"
 
 	"github.com/s3vol/s3vol/store"
 )
@@ -25,12 +26,15 @@ func (f *fsys) upload(ctx context.Context, key string, r io.Reader, size int64, 
 	return w.Object(), nil
 }
 
-// newWriter starts a streaming upload of key.
+// newWriter starts a streaming upload of key. A part that finds the memory
+// budget spent (held by other files, open and idle maybe for good) is
+// filled in a file in CacheDir instead of waiting for it.
 func (f *fsys) newWriter(ctx context.Context, key string, opts store.PutOptions, sizeHint int64) *store.Writer {
 	return store.NewWriter(ctx, f.st, key, opts, store.WriterOptions{
 		PartSize:    int(f.opts.PartSize),
 		Concurrency: f.opts.UploadConcurrency,
 		Pool:        f.pool,
 		SizeHint:    sizeHint,
+		Spill:       func() (*os.File, error) { return f.localFile("part") },
 	})
 }

@@ -155,6 +155,13 @@ func (m *Metered) DeleteMany(ctx context.Context, keys []string) error {
 	return m.Store.DeleteMany(ctx, keys)
 }
 
+// AbortUpload forwards to the wrapped store (UploadAborter), counted as a
+// multipart abort.
+func (m *Metered) AbortUpload(ctx context.Context, key, uploadID string) error {
+	m.add(ReqMultipartAbort, 1)
+	return AbortUpload(ctx, m.Store, key, uploadID)
+}
+
 func (m *Metered) AbortStaleUploads(ctx context.Context, prefix string, olderThan time.Duration) (int, error) {
 	m.add(ReqAbortStale, 1)
 	return m.Store.AbortStaleUploads(ctx, prefix, olderThan)
@@ -175,6 +182,9 @@ type meteredMultipart struct {
 	Multipart
 	m *Metered
 }
+
+// UploadID forwards the wrapped upload's id (IdentifiedUpload).
+func (mp *meteredMultipart) UploadID() string { return UploadID(mp.Multipart) }
 
 func (mp *meteredMultipart) UploadPart(ctx context.Context, n int, r io.Reader, size int64) error {
 	mp.m.add(ReqMultipartPart, 1)

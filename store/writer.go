@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -33,6 +35,13 @@ type BufferPool interface {
 	Put(b []byte)
 }
 
+// tryPool is a BufferPool that can also hand out a buffer without waiting
+// (*bufpool.Pool can); WriterOptions.Spill needs it.
+type tryPool interface {
+	BufferPool
+	TryGet(size int) ([]byte, bool)
+}
+
 // WriterOptions shapes a Writer's upload.
 type WriterOptions struct {
 	// PartSize is the size of the first parts (default DefaultPartSize, at
@@ -48,6 +57,17 @@ type WriterOptions struct {
 	// SizeHint is the expected total size when known (0 when not); it
 	// raises the part size up front for very large objects.
 	SizeHint int64
+	// Spill, when set, makes the writer never wait for memory that only
+	// others can give back: a part that finds no room in Pool (which must
+	// then have a TryGet(size) ([]byte, bool) method, as *bufpool.Pool
+	// has) waits only for the writer's own parts in flight to return
+	// their buffers, and when it still finds no room it is filled in a
+	// file from Spill instead (an unlinked file on local disk; the writer
+	// closes it once the part is sent). Without it the writer waits for
+	// the pool as long as its context allows: buffers held by idle
+	// writers elsewhere (open, half-written files) could otherwise stall
+	// it for good. A full disk fails the write with ErrNoSpace.
+	Spill func() (*os.File, error)
 }
 
 // Writer streams an object of unknown length to a Store in bounded memory.
@@ -64,13 +84,16 @@ type Writer struct {
 	ctx    context.Context // cancelled on the first failure or Abort
 	cancel context.CancelFunc
 
-	buf   []byte // the part being filled, nil between parts
-	fill  int    // bytes of buf filled
-	parts int    // parts handed to uploads so far
+	buf   []byte   // the part being filled in memory, nil between parts
+	file  *os.File // the part being filled on disk instead (Spill), or nil
+	size  int      // the capacity of the part being filled
+	fill  int      // bytes of the part filled
+	parts int      // parts handed to uploads so far
 	total int64
 
 	mp       Multipart
 	inflight chan struct{} // one token per part uploading
+	partDone chan struct{} // a part was sent and its buffer returned
 	wg       sync.WaitGroup
 
 	mu  sync.Mutex
@@ -108,7 +131,7 @@ func NewWriter(ctx context.Context, st Store, key string, opts PutOptions, wo Wr
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	return &Writer{st: st, key: key, opts: opts, wo: wo, parent: ctx, ctx: wctx, cancel: cancel,
-		inflight: make(chan struct{}, wo.Concurrency)}
+		inflight: make(chan struct{}, wo.Concurrency), partDone: make(chan struct{}, wo.Concurrency)}
 }
 
 // Write buffers p, handing full parts to background uploads. It returns the
@@ -119,13 +142,40 @@ func (w *Writer) Write(p []byte) (int, error) {
 		if err := w.ensureRoom(); err != nil {
 			return n, err
 		}
-		c := copy(w.buf[w.fill:], p)
+		c, err := w.fillFrom(p)
 		w.fill += c
 		w.total += int64(c)
 		n += c
 		p = p[c:]
+		if err != nil {
+			return n, err
+		}
 	}
 	return n, nil
+}
+
+// fillFrom copies what fits of p into the part being filled.
+func (w *Writer) fillFrom(p []byte) (int, error) {
+	if w.file == nil {
+		return copy(w.buf[w.fill:], p), nil
+	}
+	p = p[:min(len(p), w.size-w.fill)]
+	n, err := w.file.WriteAt(p, int64(w.fill))
+	if err != nil {
+		err = w.spillErr(err)
+		w.fail(err)
+	}
+	return n, err
+}
+
+// spillErr is the error of a failed write to a spill file: ErrNoSpace when
+// the disk is full.
+func (w *Writer) spillErr(err error) error {
+	var kind error
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		kind = ErrNoSpace
+	}
+	return NewError("write", w.key, kind, fmt.Errorf("writing a part to local disk: %w", err))
 }
 
 // ReadFrom reads r to its end straight into part buffers (io.Copy uses it).
@@ -135,7 +185,7 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 		if err := w.ensureRoom(); err != nil {
 			return n, err
 		}
-		c, err := r.Read(w.buf[w.fill:])
+		c, err := w.readPart(r)
 		w.fill += c
 		w.total += int64(c)
 		n += int64(c)
@@ -148,6 +198,23 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
+// readPart reads from r into the part being filled.
+func (w *Writer) readPart(r io.Reader) (int, error) {
+	if w.file == nil {
+		return r.Read(w.buf[w.fill:])
+	}
+	c, err := io.CopyN(io.NewOffsetWriter(w.file, int64(w.fill)), r, int64(w.size-w.fill))
+	if errors.Is(err, io.EOF) || err == nil {
+		return int(c), err
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Path == w.file.Name() { // the disk, not r, failed
+		err = w.spillErr(err)
+		w.fail(err)
+	}
+	return int(c), err
+}
+
 // Adopt continues the object with buf, a buffer from the writer's pool
 // holding the object's next len(buf) bytes, and takes ownership of it: the
 // caller must not touch buf again. Before the first write, a buffer of
@@ -155,12 +222,12 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 // copy and a second buffer; otherwise its bytes are written as by Write
 // and the buffer goes back to the pool.
 func (w *Writer) Adopt(buf []byte) (int, error) {
-	if w.buf != nil || w.parts > 0 || w.closed || w.failure() != nil || cap(buf) != w.wo.PartSizeAt(1) {
+	if w.hasPart() || w.parts > 0 || w.closed || w.failure() != nil || cap(buf) != w.wo.PartSizeAt(1) {
 		n, err := w.Write(buf)
 		w.wo.Pool.Put(buf[:cap(buf)])
 		return n, err
 	}
-	w.buf, w.fill = buf[:cap(buf)], len(buf)
+	w.buf, w.size, w.fill = buf[:cap(buf)], cap(buf), len(buf)
 	w.total += int64(len(buf))
 	return len(buf), nil
 }
@@ -197,21 +264,69 @@ func (w *Writer) ensureRoom() error {
 	if err := w.failure(); err != nil {
 		return err
 	}
-	if w.buf != nil && w.fill == len(w.buf) {
+	if w.hasPart() && w.fill == w.size {
 		if err := w.flush(); err != nil {
 			return err
 		}
 	}
-	if w.buf == nil {
+	if !w.hasPart() {
 		size, err := w.partSize(w.parts + 1)
 		if err != nil {
 			return err
 		}
-		if w.buf, err = w.wo.Pool.Get(w.ctx, size); err != nil {
+		if err := w.takePart(size); err != nil {
+			return err
+		}
+		w.size, w.fill = size, 0
+	}
+	return nil
+}
+
+func (w *Writer) hasPart() bool { return w.buf != nil || w.file != nil }
+
+// takePart takes the room for the next part: memory from the pool or,
+// with Spill, a file when the pool has no room that the writer's own
+// parts in flight will give back.
+func (w *Writer) takePart(size int) error {
+	pool, canTry := w.wo.Pool.(tryPool)
+	if w.wo.Spill == nil || !canTry {
+		buf, err := w.wo.Pool.Get(w.ctx, size)
+		if err != nil {
 			return NewError("write", w.key, nil, fmt.Errorf("waiting for a %d-byte part buffer: %w", size, err))
 		}
-		w.fill = 0
+		w.buf = buf
+		return nil
 	}
+	for {
+		if buf, ok := pool.TryGet(size); ok {
+			w.buf = buf
+			return nil
+		}
+		if len(w.inflight) == 0 {
+			return w.spillPart()
+		}
+		// A part in flight gives its buffer back once sent (unless
+		// someone else takes the memory first: then look again).
+		select {
+		case <-w.partDone:
+		case <-w.ctx.Done():
+			if err := w.failure(); err != nil {
+				return err
+			}
+			return NewError("write", w.key, nil, w.ctx.Err())
+		}
+	}
+}
+
+// spillPart takes a spill file for the next part.
+func (w *Writer) spillPart() error {
+	file, err := w.wo.Spill()
+	if err != nil {
+		err = w.spillErr(err)
+		w.fail(err)
+		return err
+	}
+	w.file = file
 	return nil
 }
 
@@ -260,19 +375,38 @@ func (w *Writer) flush() error {
 		return NewError("write", w.key, nil, w.ctx.Err())
 	}
 	w.parts++
-	n, buf, size := w.parts, w.buf, w.fill
-	w.buf, w.fill = nil, 0
+	n, size := w.parts, w.fill
+	data, release := w.takeFilled()
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		err := w.mp.UploadPart(w.ctx, n, bytes.NewReader(buf[:size]), int64(size))
-		w.wo.Pool.Put(buf)
+		err := w.mp.UploadPart(w.ctx, n, data, int64(size))
+		release()
 		<-w.inflight
+		select {
+		case w.partDone <- struct{}{}:
+		default: // a wake-up is pending already
+		}
 		if err != nil {
 			w.fail(err)
 		}
 	}()
 	return nil
+}
+
+// takeFilled hands over the part filled so far: a reader of its bytes and
+// the function that frees its memory or file once they are sent.
+func (w *Writer) takeFilled() (io.ReadSeeker, func()) {
+	buf, file, fill := w.buf, w.file, w.fill
+	w.buf, w.file, w.size, w.fill = nil, nil, 0, 0
+	if file != nil {
+		return io.NewSectionReader(file, 0, int64(fill)), func() { file.Close() }
+	}
+	release := func() {}
+	if buf != nil {
+		release = func() { w.wo.Pool.Put(buf) }
+	}
+	return bytes.NewReader(buf[:fill]), release
 }
 
 // fail records the first failure and stops the other uploads.
@@ -313,12 +447,10 @@ func (w *Writer) commit() error {
 		return err
 	}
 	if w.mp == nil {
-		var data []byte
-		if w.buf != nil {
-			data = w.buf[:w.fill]
-		}
-		obj, err := w.st.Put(w.ctx, w.key, bytes.NewReader(data), int64(len(data)), w.opts)
-		w.releaseBuf()
+		size := w.fill
+		data, release := w.takeFilled()
+		obj, err := w.st.Put(w.ctx, w.key, data, int64(size), w.opts)
+		release()
 		w.obj = obj
 		return err
 	}
@@ -374,9 +506,9 @@ func (w *Writer) discard() error {
 }
 
 func (w *Writer) releaseBuf() {
-	if w.buf != nil {
-		w.wo.Pool.Put(w.buf)
-		w.buf, w.fill = nil, 0
+	if w.hasPart() {
+		_, release := w.takeFilled()
+		release()
 	}
 }
 

@@ -161,12 +161,29 @@ func (s *Store) AbortStaleUploads(ctx context.Context, prefix string, olderThan 
 	return n, err
 }
 
+// AbortUpload forwards to the wrapped store (store.UploadAborter); OpAbort
+// rules match it.
+func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
+	f := s.decide(OpAbort, key)
+	if err := f.before(ctx); err != nil {
+		return err
+	}
+	err := store.AbortUpload(ctx, s.inner, key, uploadID)
+	if ferr := f.after(ctx); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
 // multipart wraps an upload of the wrapped store.
 type multipart struct {
 	inner store.Multipart
 	s     *Store
 	key   string
 }
+
+// UploadID forwards the wrapped upload's id (store.IdentifiedUpload).
+func (m *multipart) UploadID() string { return store.UploadID(m.inner) }
 
 func (m *multipart) UploadPart(ctx context.Context, n int, r io.Reader, size int64) error {
 	f := m.s.decide(OpUploadPart, m.key)

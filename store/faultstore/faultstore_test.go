@@ -471,11 +471,12 @@ func TestHangHonoursContext(t *testing.T) {
 		t.Fatal("a hung put reached the wrapped store")
 	}
 
-	// A body hanging mid-stream ends with its Get's context too.
+	// A body hanging mid-stream ends with its Get's context too (a
+	// deadline long enough for the Get itself on a busy machine).
 	put(t, testCtx(t), inner, "obj", []byte("0123456789"))
 	fs.Clear()
 	fs.Add(faultstore.Rule{Op: faultstore.OpRead, AfterBytes: 4, Hang: true})
-	gctx, gcancel := context.WithTimeout(testCtx(t), 10*time.Millisecond)
+	gctx, gcancel := context.WithTimeout(testCtx(t), time.Second)
 	defer gcancel()
 	r, _, err := fs.Get(gctx, "obj", store.GetOptions{})
 	if err != nil {

@@ -274,3 +274,31 @@ func (s *Store) AbortStaleUploads(ctx context.Context, prefix string, olderThan 
 	}
 	return n, nil
 }
+
+// UploadID is the upload's folder name (store.IdentifiedUpload).
+func (m *multipart) UploadID() string { return m.id }
+
+// AbortUpload aborts one upload by its key and id (store.UploadAborter).
+// An upload that is gone, or that is of another key, yields ErrNotFound.
+func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
+	if err := store.CheckUploadID(key, uploadID); err != nil {
+		return err
+	}
+	if _, err := hex.DecodeString(uploadID); err != nil || len(uploadID) != 32 {
+		return store.NewError("abort-upload", key, store.ErrNotFound, fmt.Errorf("%q is not an upload id of this store", uploadID))
+	}
+	b, err := s.root.ReadFile(uploadsDir + "/" + uploadID + "/" + infoFile)
+	var info uploadInfo
+	if err == nil {
+		err = json.Unmarshal(b, &info)
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return store.NewError("abort-upload", key, store.ErrNotFound, fmt.Errorf("upload %s does not exist (completed or aborted)", uploadID))
+	case err != nil:
+		return wrapErr("abort-upload", key, fmt.Errorf("reading upload %s: %w", uploadID, err))
+	case info.Key != key:
+		return store.NewError("abort-upload", key, store.ErrNotFound, fmt.Errorf("upload %s is of another key", uploadID))
+	}
+	return wrapErr("abort-upload", key, s.removeUpload(uploadID))
+}

@@ -67,7 +67,10 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Retries is how many times a failed request is retried (network
 	// errors, 5xx, throttling) with exponential backoff; bodies that cannot
-	// be rewound are not retried. Default 3; negative disables retries.
+	// be rewound are not retried. A GET body cut off mid-stream (connection
+	// reset, early end) is resumed from where it stopped, pinned to its
+	// ETag, up to Retries times in a row without progress. Default 3;
+	// negative disables retries and resumes.
 	Retries int
 
 	// Uploads of unknown size (Put with size -1, and known sizes over one

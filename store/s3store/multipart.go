@@ -160,3 +160,21 @@ func (m *multipart) Abort(ctx context.Context) error {
 }
 
 func trimETag(etag string) string { return strings.Trim(etag, `"`) }
+
+// UploadID is S3's UploadId of the upload (store.IdentifiedUpload).
+func (m *multipart) UploadID() string { return m.id }
+
+// AbortUpload aborts one upload by its key and id, e.g. one a process
+// that died started (store.UploadAborter). An upload that is gone yields
+// ErrNotFound on S3; MinIO answers success.
+func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
+	if err := store.CheckUploadID(key, uploadID); err != nil {
+		return err
+	}
+	if err := checkKey("abort-upload", key); err != nil {
+		return err
+	}
+	return s.call(ctx, "abort-upload", key, func(ctx context.Context) error {
+		return s.core.AbortMultipartUpload(ctx, s.bucket, key, uploadID)
+	})
+}

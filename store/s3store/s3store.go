@@ -4,6 +4,9 @@
 // Every request carries the caller's context plus a bound of its own (see
 // Config.RequestTimeout); minio-go retries transient failures (network
 // errors, 5xx, throttling) Config.Retries times with exponential backoff.
+// A GET body cut off mid-stream is resumed with a ranged GET for the bytes
+// not yet delivered, with If-Match on the first reply's ETag, so a read
+// never mixes two versions of an object.
 // Conditional writes use If-None-Match: * and If-Match: <etag>, on single
 // PUTs and on CompleteMultipartUpload alike.
 //

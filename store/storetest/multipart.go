@@ -158,3 +158,36 @@ func testMultipartCopy(t *testing.T, s store.Store) {
 	err = bad.CopyPart(ctx, 1, "copy/src", srcObj.ETag, 0, 0)
 	wantKind(t, err, store.ErrInvalidArgument, "copying an empty range")
 }
+
+// testAbortUploadByID: an upload is aborted by its key and id, as a
+// process that did not start it does for one whose process died. Aborting
+// an upload that is gone, or by the id of another key's upload, does
+// nothing (S3 answers NoSuchUpload, MinIO succeeds).
+func testAbortUploadByID(t *testing.T, s store.Store) {
+	ctx := testCtx(t)
+	if _, ok := s.(store.UploadAborter); !ok {
+		t.Skip("the store cannot abort an upload by its id")
+	}
+	a := startUpload(t, ctx, s, "byid/a", store.PutOptions{}, "a")
+	b := startUpload(t, ctx, s, "byid/b", store.PutOptions{}, "b")
+	idA, idB := store.UploadID(a), store.UploadID(b)
+	if idA == "" || idB == "" || idA == idB {
+		t.Fatalf("upload ids %q and %q: want two different ones", idA, idB)
+	}
+	if err := store.AbortUpload(ctx, s, "byid/b", idA); err != nil && !store.IsNotFound(err) {
+		t.Fatalf("aborting by the id of another key's upload: %v", err)
+	}
+	if _, err := a.Complete(ctx); err != nil {
+		t.Fatalf("an abort under another key aborted the upload: %v", err)
+	}
+	if err := store.AbortUpload(ctx, s, "byid/b", idB); err != nil {
+		t.Fatalf("aborting an upload by its id: %v", err)
+	}
+	if _, err := b.Complete(ctx); err == nil {
+		t.Fatal("an upload aborted by its id could still complete")
+	}
+	if err := store.AbortUpload(ctx, s, "byid/b", idB); err != nil && !store.IsNotFound(err) {
+		t.Fatalf("aborting it again: %v", err)
+	}
+	wantKind(t, store.AbortUpload(ctx, s, "byid/b", ""), store.ErrInvalidArgument, "aborting with no id")
+}

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MultipartAbort", testMultipartAbort},
 		{"MultipartCopy", testMultipartCopy},
 		{"AbortStaleUploads", testAbortStale},
+		{"AbortUploadByID", testAbortUploadByID},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore(t)) })
