@@ -47,15 +47,17 @@ func TestTwoMountsOfOneHostKeepTheLease(t *testing.T) {
 	}
 }
 
-// startMount runs `s3vol mount name dir` until the returned stop is called.
-func startMount(t *testing.T, name, dir string, out, errs *syncBuffer) (stop func()) {
+// startMount runs `s3vol mount [flags] name dir` until the returned stop is
+// called.
+func startMount(t *testing.T, name, dir string, out, errs *syncBuffer, flags ...string) (stop func()) {
 	t.Helper()
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"mount", name, dir}, out, errs) }()
+	args := append(append([]string{"mount"}, flags...), name, dir)
+	go func() { done <- run(ctx, args, out, errs) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for !isMounted(t, dir) {
 		select {

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,4 +139,39 @@ func anySuffix(keys []string, suffix string) bool {
 		}
 	}
 	return false
+}
+
+// s3vol mount --ro, and a volume created read-only, refuse writes with
+// EROFS: the read-only setting must reach the filesystem.
+func TestMountReadOnly(t *testing.T) {
+	testenv.NeedFUSE(t)
+	dir := t.TempDir()
+	t.Setenv("S3VOL_STATE_DIR", filepath.Join(dir, "state"))
+	var out, errs syncBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", errs.String())
+		}
+	})
+	ctx := context.Background()
+	for _, args := range [][]string{{"volume", "create", "rw-vol"}, {"volume", "create", "-o", "ro=true", "ro-vol"}} {
+		if err := run(ctx, args, &out, &errs); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	for _, c := range []struct {
+		volume string
+		flags  []string
+	}{
+		{"rw-vol", []string{"--ro"}},
+		{"ro-vol", nil},
+	} {
+		mnt := filepath.Join(dir, "mnt-"+c.volume)
+		stop := startMount(t, c.volume, mnt, &out, &errs, c.flags...)
+		err := os.WriteFile(filepath.Join(mnt, "f"), []byte("x"), 0o644)
+		stop()
+		if !errors.Is(err, syscall.EROFS) {
+			t.Errorf("writing to %s mounted with %v: %v, want EROFS", c.volume, c.flags, err)
+		}
+	}
 }
