@@ -148,14 +148,14 @@ func (p *managedPlugin) enable(t *testing.T, settings ...string) {
 // stopped cleanly: it logged its shutdown and left no mount on the host.
 func (p *managedPlugin) disable(t *testing.T) {
 	t.Helper()
-	before := strings.Count(p.pluginLog(t, -1), `msg=\"s3vol stopped\"`)
+	before := strings.Count(p.pluginLog(t, -1), `msg="info: s3vol stopped"`)
 	p.e.d.Must(t, "plugin", "disable", "-f", p.Name)
 	if left := p.mounts(t); len(left) > 0 {
 		t.Fatalf("the disabled plugin left mounts on the host: %v", left)
 	}
 	// dockerd copies the plugin's output to its log asynchronously.
 	eventually(t, 10*time.Second, "plugin "+p.Name+" did not log a clean shutdown on disable", func() bool {
-		return strings.Count(p.pluginLog(t, -1), `msg=\"s3vol stopped\"`) == before+1
+		return strings.Count(p.pluginLog(t, -1), `msg="info: s3vol stopped"`) == before+1
 	})
 }
 

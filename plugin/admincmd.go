@@ -16,7 +16,7 @@ func runAdminCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log := newLogger(cfg, stderr, stderr)
 	reg, _, _, err := openRegistry(ctx, cfg, log)
 	if err != nil {
 		return err
