@@ -54,7 +54,12 @@ func (l *leftovers) reap() {
 // removes the plugin and checks that none of its mounts is left.
 func (e *env) buildManagedPlugin(t *testing.T, left *leftovers) *managedPlugin {
 	t.Helper()
-	name := fmt.Sprintf("s3vol-managed-%d", os.Getpid())
+	return e.buildManagedPluginNamed(t, left, fmt.Sprintf("s3vol-managed-%d", os.Getpid()))
+}
+
+// buildManagedPluginNamed is buildManagedPlugin with the plugin's name.
+func (e *env) buildManagedPluginNamed(t *testing.T, left *leftovers, name string) *managedPlugin {
+	t.Helper()
 	p := &managedPlugin{e: e, left: left, Name: name, Driver: name + ":latest",
 		dir: t.TempDir(), stateDir: t.TempDir(), secretsDir: t.TempDir()}
 	t.Cleanup(func() { p.cleanup(t) })
