@@ -16,7 +16,7 @@ func runAdminCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr, stderr)
+	log := newLogger(stderr, cfg.LogLevel)
 	reg, _, _, err := openRegistry(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -23,21 +23,30 @@ const (
 	logDockerd = "dockerd"
 )
 
-// newLogger is the daemon's logger, at the configured level and format.
-// In the text format every line goes to out; in the dockerd format errors
-// go to errOut, so that dockerd logs them as errors, and the rest to out.
-func newLogger(cfg *Config, out, errOut io.Writer) *logrus.Logger {
+// newLogger is the logger of the commands (s3vol mount, volume, ...):
+// logfmt lines with full timestamps on w, at level.
+func newLogger(w io.Writer, level logrus.Level) *logrus.Logger {
+	log := logrus.New()
+	log.SetOutput(w)
+	log.SetLevel(level)
+	log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "2006-01-02T15:04:05.000Z07:00", DisableColors: true})
+	return log
+}
+
+// newDaemonLogger is the daemon's logger, at the configured level and
+// format: in the text format every line goes to stdout; in the dockerd
+// format errors go to stderr, so that dockerd logs them as errors, and the
+// rest to stdout.
+func newDaemonLogger(cfg *Config, stdout, stderr io.Writer) *logrus.Logger {
+	if cfg.LogFormat != logDockerd {
+		return newLogger(stdout, cfg.LogLevel)
+	}
 	log := logrus.New()
 	log.SetLevel(cfg.LogLevel)
-	if cfg.LogFormat != logDockerd {
-		log.SetOutput(out)
-		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "2006-01-02T15:04:05.000Z07:00", DisableColors: true})
-		return log
-	}
 	// logrus writes to one output; the hook picks the stream by level.
 	log.SetOutput(io.Discard)
 	log.SetFormatter(discardFormatter{})
-	log.AddHook(&streamByLevel{format: dockerdFormatter{}, out: out, errOut: errOut})
+	log.AddHook(&streamByLevel{format: dockerdFormatter{}, out: stdout, errOut: stderr})
 	return log
 }
 

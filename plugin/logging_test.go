@@ -15,7 +15,7 @@ import (
 func TestDockerdLogFormat(t *testing.T) {
 	cfg := mustLoad(t, nil, map[string]string{"S3VOL_LOG_FORMAT": "dockerd", "S3VOL_LOG_LEVEL": "info"})
 	var out, errOut bytes.Buffer
-	log := newLogger(cfg, &out, &errOut)
+	log := newDaemonLogger(cfg, &out, &errOut)
 	log.WithFields(logrus.Fields{"volume": "data", "method": "Create"}).WithError(errors.New("unknown option \"colour\"\nsecond line")).Warn("docker call failed")
 	log.WithField("volume", "data").Error("unmounting failed")
 	log.Debug("not at this level")
@@ -33,7 +33,7 @@ func TestDockerdLogFormat(t *testing.T) {
 // on one stream; S3VOL_LOG_FORMAT refuses other names, saying which exist.
 func TestTextLogFormatAndBadFormat(t *testing.T) {
 	var out, errOut bytes.Buffer
-	log := newLogger(mustLoad(t, nil, nil), &out, &errOut)
+	log := newDaemonLogger(mustLoad(t, nil, nil), &out, &errOut)
 	log.Error("unmounting failed")
 	if s := out.String(); !strings.HasPrefix(s, "time=") || !strings.Contains(s, `level=error msg="unmounting failed"`) || errOut.Len() > 0 {
 		t.Errorf("the text format wrote %q to out and %q to errOut", s, errOut.String())

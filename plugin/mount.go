@@ -52,7 +52,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	log := newLogger(cfg, stderr, stderr)
+	log := newLogger(stderr, cfg.LogLevel)
 	applyMemoryLimit(cfg.Memory)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

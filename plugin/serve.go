@@ -40,7 +40,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(extra) > 0 {
 		return usageError{fmt.Sprintf("s3vol serve takes no arguments, only flags (got %q); see s3vol help serve", joinArgs(extra))}
 	}
-	log := newLogger(cfg, stdout, stderr)
+	log := newDaemonLogger(cfg, stdout, stderr)
 	memLimit := applyMemoryLimit(cfg.Memory)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
