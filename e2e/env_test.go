@@ -57,6 +57,7 @@ type host struct {
 
 	cmd    *exec.Cmd
 	exited chan struct{}
+	binary string // the s3vol binary it runs, if not the test's
 }
 
 // startHost starts an s3vol daemon on the env's bucket. extra overrides
@@ -127,7 +128,11 @@ func (h *host) start(t *testing.T) {
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "----- s3vol serve started by the test at %s\n", time.Now().Format(time.RFC3339Nano))
-	h.cmd = exec.Command(binary, "serve")
+	bin := binary
+	if h.binary != "" {
+		bin = h.binary
+	}
+	h.cmd = exec.Command(bin, "serve")
 	h.cmd.Env = h.env
 	h.cmd.Stdout, h.cmd.Stderr = logf, logf
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

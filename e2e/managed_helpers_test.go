@@ -54,7 +54,12 @@ func (l *leftovers) reap() {
 // removes the plugin and checks that none of its mounts is left.
 func (e *env) buildManagedPlugin(t *testing.T, left *leftovers) *managedPlugin {
 	t.Helper()
-	name := fmt.Sprintf("s3vol-managed-%d", os.Getpid())
+	return e.buildManagedPluginNamed(t, left, fmt.Sprintf("s3vol-managed-%d", os.Getpid()))
+}
+
+// buildManagedPluginNamed is buildManagedPlugin with the plugin's name.
+func (e *env) buildManagedPluginNamed(t *testing.T, left *leftovers, name string) *managedPlugin {
+	t.Helper()
 	p := &managedPlugin{e: e, left: left, Name: name, Driver: name + ":latest",
 		dir: t.TempDir(), stateDir: t.TempDir(), secretsDir: t.TempDir()}
 	t.Cleanup(func() { p.cleanup(t) })
@@ -148,14 +153,14 @@ func (p *managedPlugin) enable(t *testing.T, settings ...string) {
 // stopped cleanly: it logged its shutdown and left no mount on the host.
 func (p *managedPlugin) disable(t *testing.T) {
 	t.Helper()
-	before := strings.Count(p.pluginLog(t, -1), `msg=\"s3vol stopped\"`)
+	before := strings.Count(p.pluginLog(t, -1), `msg="info: s3vol stopped"`)
 	p.e.d.Must(t, "plugin", "disable", "-f", p.Name)
 	if left := p.mounts(t); len(left) > 0 {
 		t.Fatalf("the disabled plugin left mounts on the host: %v", left)
 	}
 	// dockerd copies the plugin's output to its log asynchronously.
 	eventually(t, 10*time.Second, "plugin "+p.Name+" did not log a clean shutdown on disable", func() bool {
-		return strings.Count(p.pluginLog(t, -1), `msg=\"s3vol stopped\"`) == before+1
+		return strings.Count(p.pluginLog(t, -1), `msg="info: s3vol stopped"`) == before+1
 	})
 }
 

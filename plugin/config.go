@@ -43,6 +43,7 @@ type Config struct {
 	LeaseTTL        time.Duration
 	MountGrace      time.Duration
 	LogLevel        logrus.Level
+	LogFormat       string // logText or logDockerd
 	Authz           bool
 	// AuthzAllowUnchecked lets the authorization plugin allow the requests
 	// whose volume mounts it cannot see (it refuses them by default).
@@ -91,6 +92,7 @@ var settings = []setting{
 	{"lease-ttl", "60s", "how long a dead host's mount lease blocks volume deletion (at least 5s)", setDuration(func(c *Config) *time.Duration { return &c.LeaseTTL }, 5*time.Second)},
 	{"mount-grace", "2s", "how long a volume stays mounted after its last container leaves (0 = unmount at once)", setDuration(func(c *Config) *time.Duration { return &c.MountGrace }, 0)},
 	{"log-level", "info", "log level: debug, info, warn or error", setLogLevel},
+	{"log-format", logText, "log lines: " + logText + " (logfmt with timestamps) or " + logDockerd + " (for dockerd's log of a managed plugin: the level first, no timestamp or quotes, errors on stderr)", setLogFormat},
 	{"authz", "true", "also serve the authorization plugin on the socket (dockerd calls it only when started with --authorization-plugin)", setBool(func(c *Config) *bool { return &c.Authz })},
 	{"authz-allow-unchecked", "false", "let the authorization plugin allow container creates whose body dockerd did not pass on (1 MiB or more) or that it cannot read, unchecked, instead of refusing them", setBool(func(c *Config) *bool { return &c.AuthzAllowUnchecked })},
 }
@@ -375,6 +377,16 @@ func setDuration(field func(*Config) *time.Duration, min time.Duration) func(*Co
 }
 
 var logLevels = []string{"debug", "info", "warn", "error"}
+
+func setLogFormat(c *Config, v string) error {
+	for _, name := range []string{logText, logDockerd} {
+		if strings.EqualFold(v, name) {
+			c.LogFormat = name
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not a log format; use %s or %s", v, logText, logDockerd)
+}
 
 func setLogLevel(c *Config, v string) error {
 	for _, name := range logLevels {

@@ -30,8 +30,9 @@ const (
 )
 
 // runServe is `s3vol serve`: the Docker volume plugin daemon. Its logs go
-// to stdout: dockerd records a managed plugin's stderr lines as errors,
-// whatever their level.
+// to stdout, and in the dockerd format (the managed plugin's) its errors to
+// stderr: dockerd logs a managed plugin's stderr lines at level error and
+// its stdout lines at level info.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, extra, err := parseConfig(newFlagSet("serve", stderr), args)
 	if err != nil {
@@ -40,7 +41,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(extra) > 0 {
 		return usageError{fmt.Sprintf("s3vol serve takes no arguments, only flags (got %q); see s3vol help serve", joinArgs(extra))}
 	}
-	log := newLogger(stdout, cfg.LogLevel)
+	log := newDaemonLogger(cfg, stdout, stderr)
 	memLimit := applyMemoryLimit(cfg.Memory)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

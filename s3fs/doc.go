@@ -76,7 +76,8 @@
 // budget, taken with TryGet: under pressure read-ahead shrinks, it never
 // waits. Replies are written to the kernel straight from the chunk
 // buffers. The kernel's own read-ahead is raised to KernelReadAhead so
-// requests arrive as 1 MiB reads. If the object is replaced elsewhere while
+// requests arrive as 1 MiB reads (where /sys is read-only, as in a managed
+// Docker plugin, through a sysfs mounted for the write). If the object is replaced elsewhere while
 // open, reads fail with EIO rather than mixing versions; a new open sees
 // the new version, and this mount's own commits and renames move open
 // readers along. The kernel page cache is kept across opens while the

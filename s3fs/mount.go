@@ -91,9 +91,9 @@ func setKernelReadAhead(dir string, bytes int64) error {
 	if err := syscall.Stat(dir, &st); err != nil {
 		return fmt.Errorf("stat %s: %w", dir, err)
 	}
-	path := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
-	if err := os.WriteFile(path, []byte(strconv.FormatInt(bytes>>10, 10)), 0); err != nil {
-		return fmt.Errorf("setting %s: %w", path, err)
+	rel := fmt.Sprintf("class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	if err := writeSysfs(rel, []byte(strconv.FormatInt(bytes>>10, 10))); err != nil {
+		return fmt.Errorf("setting read_ahead_kb: %w", err)
 	}
 	return nil
 }
