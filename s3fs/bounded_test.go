@@ -11,6 +11,9 @@ import (
 
 	"github.com/s3vol/s3vol/internal/miniotest"
 	"github.com/s3vol/s3vol/internal/testenv"
+	"github.com/s3vol/s3vol/store"
+	"github.com/s3vol/s3vol/store/faultstore"
+	"github.com/s3vol/s3vol/store/localstore"
 	"github.com/s3vol/s3vol/store/s3store"
 )
 
@@ -42,6 +45,28 @@ func TestHungStoreBoundsSyscalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkHungStoreBounds(t, st, func() error { return srv.Pause() }, func() error { return srv.Resume() })
+}
+
+// TestHungFaultStoreBoundsSyscalls does the same with every call of the
+// local store hanging in the fault store until its context ends: the only
+// bound is the filesystem's own.
+func TestHungFaultStoreBoundsSyscalls(t *testing.T) {
+	local, err := localstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { local.Close() })
+	st := faultstore.New(local)
+	checkHungStoreBounds(t, st,
+		func() error { st.Add(faultstore.Rule{Hang: true}); return nil },
+		func() error { st.Clear(); return nil })
+}
+
+// checkHungStoreBounds mounts st, makes it hang with hang, checks that each
+// system call fails with EIO within its bound, then undoes the hang with
+// resume and checks that the mount works again.
+func checkHungStoreBounds(t *testing.T, st store.Store, hang, resume func() error) {
 	const bound = 2 * time.Second
 	mt := mount(t, st, Options{Prefix: "v/", OpTimeout: bound, MetadataTTL: time.Nanosecond})
 
@@ -65,19 +90,19 @@ func TestHungStoreBoundsSyscalls(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := srv.Pause(); err != nil {
+	if err := hang(); err != nil {
 		t.Fatal(err)
 	}
 	resumed := false
-	resume := func() {
+	undo := func() {
 		if !resumed {
 			resumed = true
-			if err := srv.Resume(); err != nil {
+			if err := resume(); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	defer resume()
+	defer undo()
 
 	calls := []struct {
 		name string
@@ -129,7 +154,7 @@ func TestHungStoreBoundsSyscalls(t *testing.T) {
 		}
 	}
 
-	resume()
+	undo()
 	check := func() error {
 		if _, err := os.Stat(mt.path("existing")); err != nil {
 			return err
