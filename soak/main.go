@@ -294,7 +294,7 @@ func (s *soak) addCounts() {
 func (s *soak) op(format string, args ...any) {
 	line := fmt.Sprintf("op %d: ", s.ops) + fmt.Sprintf(format, args...)
 	s.recent = append(s.recent, line)
-	if len(s.recent) > 30 {
+	if len(s.recent) > 60 {
 		s.recent = s.recent[1:]
 	}
 	fmt.Fprintln(s.logFile, line)
