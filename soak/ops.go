@@ -135,8 +135,7 @@ func (s *soak) modify(name string) {
 	}
 	steps := 1 + s.rng.IntN(3)
 	for i := 0; i < steps; i++ {
-		if s.maybeKill() {
-			s.m.set(name, committed)
+		if s.killHere(name, committed) {
 			return
 		}
 		var n int
@@ -157,8 +156,7 @@ func (s *soak) modify(name string) {
 		} else {
 			committed = committed.with(fileState(cur))
 		}
-		if s.maybeKill() {
-			s.m.set(name, committed)
+		if s.killHere(name, committed) {
 			return
 		}
 	}
@@ -169,6 +167,14 @@ func (s *soak) modify(name string) {
 	} else {
 		s.m.set(name, committed.with(fileState(cur)))
 	}
+}
+
+// killHere is a kill point in the middle of changing name: if the daemon is
+// killed here, the store holds one of committed, which the check after the
+// restart must find (and the model then follows what it found).
+func (s *soak) killHere(name string, committed states) bool {
+	s.m.set(name, committed)
+	return s.maybeKill()
 }
 
 // step makes one change through f and returns the content the mount then
