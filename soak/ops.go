@@ -136,6 +136,7 @@ func (s *soak) modify(name string) {
 	steps := 1 + s.rng.IntN(3)
 	for i := 0; i < steps; i++ {
 		if s.killHere(name, committed) {
+			f.Close() // on the dead mount: only frees the descriptor
 			return
 		}
 		var n int
@@ -157,6 +158,7 @@ func (s *soak) modify(name string) {
 			committed = committed.with(fileState(cur))
 		}
 		if s.killHere(name, committed) {
+			f.Close() // on the dead mount: only frees the descriptor
 			return
 		}
 	}
