@@ -23,6 +23,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -81,6 +82,7 @@ type soak struct {
 	stallLimit time.Duration
 	nextKill   time.Time
 	logFile    *os.File
+	direct     *minio.Client // reads the store around the daemon, to tell a wrong view from a wrong store
 	recent     []string // the last operations, for mismatch reports
 
 	ops, syscalls, kills, stalls, readErrors int
@@ -156,6 +158,7 @@ func (s *soak) setUpStore(work string) (func(), error) {
 		srv.Close()
 		return nil, fmt.Errorf("creating the bucket: %w", err)
 	}
+	s.direct = c
 	s.spec.Endpoint, s.spec.Bucket, s.spec.Region = srv.URL(), "soak", srv.Region
 	s.spec.AccessKey, s.spec.SecretKey = srv.AccessKey, srv.SecretKey
 	return func() { srv.Close() }, nil
@@ -279,6 +282,29 @@ func (s *soak) maybeKill() bool {
 	return true
 }
 
+// inStore describes what the store itself holds under name, read around
+// the daemon (MinIO only).
+func (s *soak) inStore(name string) string {
+	if s.direct == nil {
+		return "(not read: local store)"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	obj, err := s.direct.GetObject(ctx, s.spec.Bucket, "soak/"+name, minio.GetObjectOptions{})
+	if err != nil {
+		return fmt.Sprintf("(read failed: %v)", err)
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(obj)
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return "absent"
+		}
+		return fmt.Sprintf("(read failed: %v)", err)
+	}
+	return fileState(data).String()
+}
+
 // addCounts adds the running daemon's store calls and faults to the run's.
 func (s *soak) addCounts() {
 	c, err := s.d.counts()
@@ -292,7 +318,7 @@ func (s *soak) addCounts() {
 
 // op logs the start of an operation.
 func (s *soak) op(format string, args ...any) {
-	line := fmt.Sprintf("op %d: ", s.ops) + fmt.Sprintf(format, args...)
+	line := time.Now().UTC().Format("15:04:05.000 ") + fmt.Sprintf("op %d: ", s.ops) + fmt.Sprintf(format, args...)
 	s.recent = append(s.recent, line)
 	if len(s.recent) > 60 {
 		s.recent = s.recent[1:]
@@ -302,6 +328,9 @@ func (s *soak) op(format string, args ...any) {
 
 func (s *soak) logf(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
+	if !strings.HasPrefix(line, "  ") {
+		line = time.Now().UTC().Format("15:04:05.000 ") + line
+	}
 	if strings.HasPrefix(line, "  ") {
 		s.recent = append(s.recent, line)
 	}

@@ -92,6 +92,7 @@ func (s *soak) mismatch(name, when string, got state, want states) {
 			msg += fmt.Sprintf(" (vs %d bytes: first difference at byte %d)", len(w.data), firstDiff(got.data, w.data))
 		}
 	}
+	msg += "; the store itself holds " + s.inStore(name)
 	s.mismatches = append(s.mismatches, fmt.Sprintf("op %d: %s", s.ops, msg))
 	s.logf("%s", msg)
 	s.logf("  the last operations before it:")
@@ -333,8 +334,9 @@ func (s *soak) readdir(dir string) {
 		if listed[name] {
 			seen = "listed"
 		}
-		s.mismatches = append(s.mismatches, fmt.Sprintf("op %d: MISMATCH in a listing of %q: %s is %s, want %v", s.ops, dir, name, seen, want))
-		s.logf("MISMATCH in a listing of %q: %s is %s, want %v", dir, name, seen, want)
+		msg := fmt.Sprintf("MISMATCH in a listing of %q: %s is %s, want %v; the store itself holds %s", dir, name, seen, want, s.inStore(name))
+		s.mismatches = append(s.mismatches, fmt.Sprintf("op %d: %s", s.ops, msg))
+		s.logf("%s", msg)
 		if got, err := s.observe(name); err == nil {
 			s.m.set(name, states{got})
 		}
