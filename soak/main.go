@@ -83,7 +83,7 @@ type soak struct {
 	nextKill   time.Time
 	logFile    *os.File
 	direct     *minio.Client // reads the store around the daemon, to tell a wrong view from a wrong store
-	recent     []string // the last operations, for mismatch reports
+	recent     []string      // the last operations, for mismatch reports
 
 	ops, syscalls, kills, stalls, readErrors int
 	calls, injected                          int64
