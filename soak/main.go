@@ -298,6 +298,11 @@ func (s *soak) inStore(name string) string {
 	data, err := io.ReadAll(obj)
 	if err != nil {
 		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			for o := range s.direct.ListObjects(ctx, s.spec.Bucket, minio.ListObjectsOptions{Prefix: "soak/" + name + "/", MaxKeys: 1}) {
+				if o.Err == nil {
+					return "a folder (" + o.Key + ")"
+				}
+			}
 			return "absent"
 		}
 		return fmt.Sprintf("(read failed: %v)", err)
