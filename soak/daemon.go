@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -101,6 +102,7 @@ func serveDaemon(spec daemonSpec) error {
 		return err
 	}
 	defer logf.Close()
+	stdlog.SetOutput(logf) // go-fuse's own messages
 	log := logrus.New()
 	log.SetOutput(logf)
 	log.SetLevel(logrus.WarnLevel)
