@@ -90,6 +90,9 @@ func checkHungStoreBounds(t *testing.T, st store.Store, hang, resume func() erro
 		t.Fatal(err)
 	}
 
+	// A listing still being fetched when the store stops could answer
+	// the first lookups: let it land first.
+	mt.m.fsys.background.Wait()
 	if err := hang(); err != nil {
 		t.Fatal(err)
 	}
