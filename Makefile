@@ -5,6 +5,8 @@
 #   make test    gofmt + go vet + every test, with the race detector
 #   make bench   the filesystem side by side with the raw store (BENCH_FLAGS=-quick for a smoke run)
 #   make plugin  build the managed Docker plugin without any registry
+#   make soak    the chaos soak: random file operations on a mount under injected
+#                faults and kills (SOAK_SEED=N replays a run, SOAK_DURATION=10m)
 
 GO       ?= go
 BIN      := bin/s3vol
@@ -13,7 +15,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 TESTTIMEOUT ?= 45m
 PREFIX   ?= /usr/local
 
-.PHONY: all build install run test fmt-check vet unit minio bench bench-quick plugin plugin-enable clean
+.PHONY: all build install run test fmt-check vet unit minio bench bench-quick soak plugin plugin-enable clean
 
 all: build
 
@@ -51,6 +53,18 @@ bench:
 
 bench-quick:
 	$(GO) run ./bench -quick
+
+# The chaos soak (root and /dev/fuse needed; not part of `make test`): random
+# file operations through a FUSE mount, checked against a model, while a
+# fault store fails SOAK_RATE of the store calls and the mount process is
+# killed about every SOAK_KILL_EVERY. It prints its seed; SOAK_SEED replays.
+SOAK_SEED       ?= 0
+SOAK_DURATION   ?= 3m
+SOAK_RATE       ?= 0.02
+SOAK_KILL_EVERY ?= 1m
+SOAK_FLAGS      ?=
+soak:
+	$(GO) run ./soak -seed $(SOAK_SEED) -duration $(SOAK_DURATION) -rate $(SOAK_RATE) -kill-every $(SOAK_KILL_EVERY) $(SOAK_FLAGS)
 
 clean:
 	rm -rf bin dist

@@ -39,6 +39,8 @@ type Config struct {
 	SnapshotPath string
 	Buffers      *bufpool.Pool
 	MetadataTTL  time.Duration
+	// OpTimeout is s3fs.Options.OpTimeout of every mount.
+	OpTimeout time.Duration
 	// MountGrace is how long a mount stays after its last Unmount.
 	MountGrace time.Duration
 	// RefreshInterval is how often the registry cache is re-read (default

@@ -41,6 +41,7 @@ type fixtureOpts struct {
 	store    store.Store   // default: a fresh local store
 	leaseTTL time.Duration // default: the registry's
 	state    string        // default: a fresh folder
+	call     time.Duration // CallTimeout (default 20 s)
 }
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
@@ -56,6 +57,9 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	if o.state == "" {
 		o.state = t.TempDir()
 	}
+	if o.call == 0 {
+		o.call = 20 * time.Second
+	}
 	log := logrus.New()
 	log.SetLevel(logrus.DebugLevel)
 	log.SetOutput(testWriter{t})
@@ -68,7 +72,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 		Registry: reg, Data: o.store, MountRoot: root, CacheDir: filepath.Join(o.state, "cache"),
 		SnapshotPath: filepath.Join(o.state, "snapshot.json"), MountGrace: o.grace,
 		RefreshInterval: o.refresh, StaleUploadAge: o.staleAge,
-		CallTimeout: 20 * time.Second, Logger: log,
+		CallTimeout: o.call, Logger: log,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -257,6 +257,7 @@ func (d *Driver) fsOptions(e registry.Entry) s3fs.Options {
 		DirMode:     mode,
 		FileMode:    mode &^ 0o111,
 		MetadataTTL: d.cfg.MetadataTTL,
+		OpTimeout:   d.cfg.OpTimeout,
 		CacheDir:    filepath.Join(d.cfg.CacheDir, e.ID),
 		Buffers:     d.cfg.Buffers,
 		Logger:      d.log.WithFields(logrus.Fields{"volume": e.Name, "id": e.ID}),

@@ -42,6 +42,8 @@ type Config struct {
 	MetadataTTL     time.Duration
 	LeaseTTL        time.Duration
 	MountGrace      time.Duration
+	OpTimeout       time.Duration // how long a store request on a mount may make no progress
+	CallTimeout     time.Duration // the most one Docker call waits for the store
 	LogLevel        logrus.Level
 	LogFormat       string // logText or logDockerd
 	Authz           bool
@@ -90,6 +92,8 @@ var settings = []setting{
 	{"memory", "256MiB", "memory budget for all data buffers, e.g. 256MiB or 1GiB", setMemory},
 	{"metadata-ttl", "1s", "how long cached attributes and listings stay valid, e.g. 1s or 500ms (0 = always revalidate)", setDuration(func(c *Config) *time.Duration { return &c.MetadataTTL }, 0)},
 	{"lease-ttl", "60s", "how long a dead host's mount lease blocks volume deletion (at least 5s)", setDuration(func(c *Config) *time.Duration { return &c.LeaseTTL }, 5*time.Second)},
+	{"op-timeout", "10s", "how long a store request on a mount may make no progress before the system call waiting for it fails with EIO (a system call ends within 3 times this when the store hangs), at least 1s", setDuration(func(c *Config) *time.Duration { return &c.OpTimeout }, time.Second)},
+	{"call-timeout", "90s", "the most a Docker volume call (create, remove, mount) waits for the store; keep it under dockerd's 2-minute limit, at least 5s", setDuration(func(c *Config) *time.Duration { return &c.CallTimeout }, 5*time.Second)},
 	{"mount-grace", "2s", "how long a volume stays mounted after its last container leaves (0 = unmount at once)", setDuration(func(c *Config) *time.Duration { return &c.MountGrace }, 0)},
 	{"log-level", "info", "log level: debug, info, warn or error", setLogLevel},
 	{"log-format", logText, "log lines: " + logText + " (logfmt with timestamps) or " + logDockerd + " (for dockerd's log of a managed plugin: the level first, no timestamp or quotes, errors on stderr)", setLogFormat},

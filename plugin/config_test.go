@@ -58,6 +58,8 @@ func TestDefaults(t *testing.T) {
 		{"metadata ttl", c.MetadataTTL, time.Second},
 		{"lease ttl", c.LeaseTTL, 60 * time.Second},
 		{"mount grace", c.MountGrace, 2 * time.Second},
+		{"op timeout", c.OpTimeout, 10 * time.Second},
+		{"call timeout", c.CallTimeout, 90 * time.Second},
 		{"log level", c.LogLevel, logrus.InfoLevel},
 		{"authz", c.Authz, true},
 	}
@@ -114,6 +116,8 @@ func TestBadValuesNameTheSetting(t *testing.T) {
 		{"S3VOL_METADATA_TTL", "soon", []string{"S3VOL_METADATA_TTL", "500ms"}},
 		{"S3VOL_LEASE_TTL", "1s", []string{"S3VOL_LEASE_TTL", "minimum of 5s"}},
 		{"S3VOL_MOUNT_GRACE", "-1s", []string{"S3VOL_MOUNT_GRACE", "minimum"}},
+		{"S3VOL_OP_TIMEOUT", "100ms", []string{"S3VOL_OP_TIMEOUT", "--op-timeout", "minimum of 1s"}},
+		{"S3VOL_CALL_TIMEOUT", "forever", []string{"S3VOL_CALL_TIMEOUT", "2s"}},
 		{"S3VOL_LOG_LEVEL", "loud", []string{"S3VOL_LOG_LEVEL", "debug, info, warn, error"}},
 		{"S3VOL_PATH_STYLE", "dns", []string{"S3VOL_PATH_STYLE", "auto, path, virtual"}},
 		{"S3VOL_TLS", "maybe", []string{"S3VOL_TLS", "true|false"}},

@@ -140,6 +140,8 @@ func (c *Config) logFields() logrus.Fields {
 		"metadataTTL": c.MetadataTTL,
 		"leaseTTL":    c.LeaseTTL,
 		"mountGrace":  c.MountGrace,
+		"opTimeout":   c.OpTimeout,
+		"callTimeout": c.CallTimeout,
 		"credentials": c.credentialSource(),
 	}
 }

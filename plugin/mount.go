@@ -105,7 +105,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 		Store:  lease.Guard(uploads), // writes only while the lease is renewed
 		Prefix: prefix, ReadOnly: *mf.readOnly || e.ReadOnly(),
 		UID: e.Options.UID, GID: e.Options.GID, DirMode: mode, FileMode: mode &^ 0o111,
-		MetadataTTL: cfg.MetadataTTL, CacheDir: filepath.Join(cfg.CacheDir, "mount-"+e.ID), Buffers: pool,
+		MetadataTTL: cfg.MetadataTTL, OpTimeout: cfg.OpTimeout, CacheDir: filepath.Join(cfg.CacheDir, "mount-"+e.ID), Buffers: pool,
 		Logger: log.WithFields(logrus.Fields{"volume": name, "id": e.ID}),
 	})
 	if err != nil {

@@ -129,6 +129,7 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 		Registry: d.reg, Data: d.uploads, MountRoot: cfg.MountRoot, CacheDir: cfg.CacheDir,
 		SnapshotPath: filepath.Join(cfg.StateDir, "registry-"+cfg.Org+".json"),
 		Buffers:      d.pool, MetadataTTL: cfg.MetadataTTL, MountGrace: cfg.MountGrace,
+		OpTimeout: cfg.OpTimeout, CallTimeout: cfg.CallTimeout,
 		Logger: log,
 	})
 	if err != nil {

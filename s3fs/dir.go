@@ -233,11 +233,13 @@ func (f *fsys) statEntry(ctx context.Context, rel string) (entry, error) {
 		}
 		return f.statDir(ctx, dirPrefix, first), nil
 	}
+	// A HEAD's "not found" proves nothing while the LIST that could prove
+	// a directory failed: that failure is the answer, not ENOENT.
+	if listErr != nil && (statErr == nil || store.IsNotFound(statErr)) {
+		return entry{}, listErr
+	}
 	if statErr != nil {
 		return entry{}, statErr
-	}
-	if listErr != nil {
-		return entry{}, listErr
 	}
 	k, a := f.attrsFromObject(obj, false)
 	return entry{kind: k, attrs: a}, nil

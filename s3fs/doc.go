@@ -122,6 +122,12 @@
 // host, another tool) are seen once the cached attributes and listings
 // are older than MetadataTTL.
 //
+// A store that hangs does not hang the mount: every store call goes
+// through boundedStore (bounded.go), which ends a call that makes no
+// progress (no answer, no byte moved, no key listed) for OpTimeout, so the
+// system call waiting for it fails with EIO; transfers that keep moving
+// data are not cut short.
+//
 // # Limits
 //
 //   - Renaming a directory copies every key below it on the server side,

@@ -39,7 +39,7 @@ type fsys struct {
 
 func newFsys(opts Options) *fsys {
 	f := &fsys{
-		st: opts.Store, opts: opts, log: opts.Logger, pool: opts.Buffers,
+		st: &boundedStore{Store: opts.Store, timeout: opts.OpTimeout}, opts: opts, log: opts.Logger, pool: opts.Buffers,
 		started: time.Now(), dirty: make(map[*fileNode]struct{}),
 	}
 	f.root = &dirNode{node: node{fsys: f}}

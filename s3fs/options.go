@@ -12,6 +12,9 @@ import (
 	"github.com/s3vol/s3vol/store"
 )
 
+// DefaultOpTimeout is Options.OpTimeout's default.
+const DefaultOpTimeout = 10 * time.Second
+
 // Options configures one mount.
 type Options struct {
 	// Store is the bucket the filesystem lives in. Required.
@@ -68,6 +71,17 @@ type Options struct {
 	// read. Off by default: a listing reads the metadata it lacks (one HEAD
 	// per such entry, in parallel, once).
 	FastListing bool
+	// OpTimeout bounds how long a store request may make no progress
+	// (default 10s): no answer, no byte of a body read or sent, no key
+	// listed. The request then fails, and the system call waiting for it
+	// with EIO: with the store hanging, each request the kernel sends
+	// ends within OpTimeout, and a system call (which may cost the kernel
+	// a revalidation, a lookup and the call itself) within three times
+	// that. Work that keeps the store
+	// busy (a big commit, a directory rename) goes on while it makes
+	// progress; a server-side copy is allowed OpTimeout plus a second
+	// per 10 MiB.
+	OpTimeout time.Duration
 	// RequestTimeout bounds a single metadata request (default 30s);
 	// data transfers are bounded by TransferTimeout (default 10m).
 	RequestTimeout  time.Duration
@@ -124,6 +138,7 @@ func (o Options) withDefaults() (Options, error) {
 	o.PartSize = max(o.PartSize, store.MinPartSize)
 	setDefault(&o.UploadConcurrency, 4)
 	setDefault(&o.StoreConcurrency, 32)
+	setDefault(&o.OpTimeout, DefaultOpTimeout)
 	setDefault(&o.RequestTimeout, 30*time.Second)
 	setDefault(&o.TransferTimeout, 10*time.Minute)
 	setDefault(&o.MaxBackground, 64)

@@ -152,11 +152,36 @@ func (s *Server) stopLocked() error {
 	cmd, done := s.cmd, s.done
 	s.cmd, s.done = nil, nil
 	cmd.Process.Signal(syscall.SIGTERM)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT) // a paused server must see the SIGTERM
 	select {
 	case <-done:
 	case <-time.After(stopTimeout):
 		cmd.Process.Kill()
 		<-done
+	}
+	return nil
+}
+
+// Pause stops the server's processes with SIGSTOP: connections stay open
+// and requests get no answer, as from a store that hangs (not one that
+// refuses). Resume lets it go on.
+func (s *Server) Pause() error { return s.signalGroup(syscall.SIGSTOP) }
+
+// Resume continues a server stopped by Pause.
+func (s *Server) Resume() error { return s.signalGroup(syscall.SIGCONT) }
+
+// signalGroup sends sig to the server's process group.
+func (s *Server) signalGroup(sig syscall.Signal) error {
+	if s.external {
+		return errors.New("miniotest: cannot signal an external endpoint")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return errors.New("miniotest: the server is not running")
+	}
+	if err := syscall.Kill(-s.cmd.Process.Pid, sig); err != nil {
+		return fmt.Errorf("miniotest: sending %v to MinIO: %w", sig, err)
 	}
 	return nil
 }
