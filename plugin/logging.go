@@ -41,6 +41,7 @@ func (c *Config) logFields() logrus.Fields {
 		"leaseTTL":    c.LeaseTTL,
 		"mountGrace":  c.MountGrace,
 		"credentials": c.credentialSource(),
+		"httpAddr":    c.HTTPAddr,
 	}
 }
 
