@@ -21,6 +21,7 @@ type Metrics struct {
 	s3BytesSent     prometheus.Counter
 	s3BytesReceived prometheus.Counter
 	heartbeats      *prometheus.CounterVec
+	fuse            fuseMetrics
 }
 
 // New returns metrics registered on a registry of their own, with the Go
@@ -50,7 +51,9 @@ func New() *Metrics {
 			Namespace: namespace, Subsystem: "lease", Name: "heartbeats_total",
 			Help: "Mount lease renewals by outcome (ok, failed).",
 		}, []string{"outcome"}),
+		fuse: newFUSEMetrics(),
 	}
+	m.reg.MustRegister(m.fuse.collectors()...)
 	m.reg.MustRegister(m.s3Requests, m.s3Duration, m.s3BytesSent, m.s3BytesReceived, m.heartbeats,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Both outcomes are exported from the start, so a rate over failures

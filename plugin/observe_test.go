@@ -85,8 +85,8 @@ func scrapeDaemon(t *testing.T, base string) observe.Samples {
 }
 
 // A daemon doing real work on the local store: its /metrics counters move
-// with the work, its gauges show the mount, the memory budget and the
-// organization, and /healthz is 200.
+// with the work (store calls, FUSE requests of the mount), its gauges show
+// the mount, the memory budget and the organization, and /healthz is 200.
 func TestServeMetricsOfRealWork(t *testing.T) {
 	testenv.NeedFUSE(t)
 	dir := t.TempDir()
@@ -130,6 +130,8 @@ func TestServeMetricsOfRealWork(t *testing.T) {
 		{"s3vol_mounted", []string{"volume", "metered"}, 1},
 		{"s3vol_mount_uses", []string{"volume", "metered"}, 1},
 		{"s3vol_memory_budget_bytes", nil, 64 << 20},
+		{"s3vol_fuse_ops_total", []string{"op", "create", "volume", "metered"}, files},
+		{"s3vol_fuse_written_bytes_total", []string{"volume", "metered"}, files * 4096},
 	} {
 		if got, ok := s.Value(c.name, c.labels...); !ok || got != c.want {
 			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
