@@ -21,6 +21,7 @@ type Metrics struct {
 	s3BytesSent     prometheus.Counter
 	s3BytesReceived prometheus.Counter
 	heartbeats      *prometheus.CounterVec
+	conflicts       prometheus.Counter
 	fuse            fuseMetrics
 }
 
@@ -51,10 +52,14 @@ func New() *Metrics {
 			Namespace: namespace, Subsystem: "lease", Name: "heartbeats_total",
 			Help: "Mount lease renewals by outcome (ok, failed).",
 		}, []string{"outcome"}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "registry", Name: "conflicts_total",
+			Help: "Compare-and-swaps of the volume registry's index that lost to another writer and were retried.",
+		}),
 		fuse: newFUSEMetrics(),
 	}
 	m.reg.MustRegister(m.fuse.collectors()...)
-	m.reg.MustRegister(m.s3Requests, m.s3Duration, m.s3BytesSent, m.s3BytesReceived, m.heartbeats,
+	m.reg.MustRegister(m.s3Requests, m.s3Duration, m.s3BytesSent, m.s3BytesReceived, m.heartbeats, m.conflicts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Both outcomes are exported from the start, so a rate over failures
 	// works before the first one.
@@ -72,6 +77,10 @@ func (m *Metrics) Heartbeat(err error) {
 	}
 	m.heartbeats.WithLabelValues(outcome).Inc()
 }
+
+// Conflict counts one lost compare-and-swap of the registry's index. It
+// suits registry.Config.OnConflict.
+func (m *Metrics) Conflict() { m.conflicts.Inc() }
 
 // scrapeTimeout bounds one scrape; the gauges are read from memory, so it
 // is only a guard.

@@ -145,7 +145,7 @@ func TestStoreCallsAreCounted(t *testing.T) {
 
 // The gauges come from the snapshot the daemon gives, read at each scrape;
 // volume names are the only free-form label.
-func TestGaugesAndHeartbeats(t *testing.T) {
+func TestGaugesHeartbeatsConflicts(t *testing.T) {
 	m := New()
 	var uses atomic.Int64
 	uses.Store(2)
@@ -157,6 +157,7 @@ func TestGaugesAndHeartbeats(t *testing.T) {
 	m.Heartbeat(nil)
 	m.Heartbeat(nil)
 	m.Heartbeat(errors.New("store down"))
+	m.Conflict()
 	base := serve(t, m, NewHealth())
 	s := scrape(t, base)
 	for _, c := range []struct {
@@ -172,6 +173,7 @@ func TestGaugesAndHeartbeats(t *testing.T) {
 		{"s3vol_org_volume_limit", []string{"org", "acme"}, 10},
 		{"s3vol_lease_heartbeats_total", []string{"outcome", "ok"}, 2},
 		{"s3vol_lease_heartbeats_total", []string{"outcome", "failed"}, 1},
+		{"s3vol_registry_conflicts_total", nil, 1},
 	} {
 		if got := value(t, s, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)

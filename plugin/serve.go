@@ -125,7 +125,7 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 		// its killed predecessor left.
 		Instance: "serve",
 		LeaseTTL: cfg.LeaseTTL, Logger: logrus.NewEntry(log),
-		OnHeartbeat: d.metrics.Heartbeat,
+		OnHeartbeat: d.metrics.Heartbeat, OnConflict: d.metrics.Conflict,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting up the registry: %w", err)

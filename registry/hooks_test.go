@@ -41,3 +41,24 @@ func TestOnHeartbeatReportsRenewals(t *testing.T) {
 		waitFor(t, "no failed heartbeat reported while renewals fail", func() bool { return failed.Load() >= 1 })
 	})
 }
+
+// Config.OnConflict hears of each compare-and-swap of the index that lost
+// to another writer; the update is retried and succeeds.
+func TestOnConflictReportsLostSwaps(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := ctxT(t)
+		meta := faultstore.New(e.meta)
+		var conflicts atomic.Int64
+		r := e.registry("h1", func(c *Config) {
+			c.Meta = meta
+			c.OnConflict = func() { conflicts.Add(1) }
+		})
+		meta.Add(faultstore.Rule{Op: faultstore.OpPut, Key: r.indexKey(), Nth: 1, Err: store.ErrPreconditionFailed})
+		if _, _, err := r.Create(ctx, Spec{Name: "v"}); err != nil {
+			t.Fatalf("create after one lost swap: %v", err)
+		}
+		if n := conflicts.Load(); n != 1 {
+			t.Errorf("%d conflicts reported, want 1", n)
+		}
+	})
+}
