@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/s3vol/s3vol/observe"
 )
@@ -20,7 +21,11 @@ func (d *daemon) serveObserve() (shutdown func(context.Context) error, err error
 	if err != nil {
 		return nil, fmt.Errorf("S3VOL_HTTP_ADDR (--http-addr): %w", err)
 	}
-	d.log.WithField("addr", addr.String()).Infof("serving metrics and health on http://%s/metrics and /healthz", addr)
+	log := d.log.WithField("addr", addr.String())
+	log.Infof("serving metrics and health on http://%s/metrics and /healthz", addr)
+	if tcp, ok := addr.(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+		log.Warn("the metrics and health listener is not on loopback: anyone who reaches it sees the volume names; keep it behind a firewall")
+	}
 	return shutdown, nil
 }
 
