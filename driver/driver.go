@@ -58,6 +58,9 @@ type Config struct {
 	// WrapFS, when set, gives the wrapper of each mount's filesystem by
 	// the entry's name (s3fs.Options.WrapFS): metrics of FUSE requests.
 	WrapFS func(name string) func(fuse.RawFileSystem) fuse.RawFileSystem
+	// OnRemoved, when set, is told of each entry removed through this
+	// driver, so that what is kept by its name (metrics) can go.
+	OnRemoved func(name string)
 }
 
 func (c Config) withDefaults() (Config, error) {

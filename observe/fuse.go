@@ -65,6 +65,17 @@ func (m *Metrics) FUSE(volume string) func(fuse.RawFileSystem) fuse.RawFileSyste
 	return func(fs fuse.RawFileSystem) fuse.RawFileSystem { return &meteredFS{RawFileSystem: fs, c: c} }
 }
 
+// Forget drops the FUSE series of volume, once it is removed, so that
+// volumes created and removed over the daemon's life do not pile up.
+func (m *Metrics) Forget(volume string) {
+	v := prometheus.Labels{"volume": volume}
+	m.fuse.ops.DeletePartialMatch(v)
+	m.fuse.errors.DeletePartialMatch(v)
+	m.fuse.duration.DeletePartialMatch(v)
+	m.fuse.read.Delete(v)
+	m.fuse.written.Delete(v)
+}
+
 // fuseCounters are one volume's FUSE metrics.
 type fuseCounters struct {
 	ops, errors   *prometheus.CounterVec

@@ -92,10 +92,21 @@ func TestFUSEOpsAreCounted(t *testing.T) {
 	if got := value(t, s, "s3vol_fuse_op_duration_seconds", "op", "write", "volume", "vol"); got < files {
 		t.Errorf("write latency observations = %v, want at least %d", got, files)
 	}
+	m.Forget("other") // another volume's removal leaves this one's series
+	if _, ok := scrape(t, base).Value("s3vol_fuse_ops_total", "volume", "vol"); !ok {
+		t.Error("forgetting another volume dropped this one's series")
+	}
 	// Series are per operation, never per file: far fewer than the files.
 	for _, name := range []string{"s3vol_fuse_ops_total", "s3vol_fuse_op_duration_seconds", "s3vol_s3_requests_total"} {
 		if n := s.Series(name); n == 0 || n > 40 {
 			t.Errorf("%s has %d series after %d files; want a few per operation", name, n, files)
+		}
+	}
+	m.Forget("vol")
+	s = scrape(t, base)
+	for _, name := range []string{"s3vol_fuse_ops_total", "s3vol_fuse_errors_total", "s3vol_fuse_op_duration_seconds", "s3vol_fuse_read_bytes_total", "s3vol_fuse_written_bytes_total"} {
+		if _, ok := s.Value(name, "volume", "vol"); ok {
+			t.Errorf("%s keeps the forgotten volume's series", name)
 		}
 	}
 }

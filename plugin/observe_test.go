@@ -155,6 +155,11 @@ func TestServeMetricsOfRealWork(t *testing.T) {
 		_, mounted := scrapeDaemon(t, base).Value("s3vol_mounted", "volume", "metered")
 		return !mounted
 	})
+	// A removed volume's series go: volume labels do not pile up.
+	c.must("/VolumeDriver.Remove", map[string]string{"Name": "metered"}, nil)
+	if _, ok := scrapeDaemon(t, base).Value("s3vol_fuse_ops_total", "volume", "metered"); ok {
+		t.Error("the removed volume still has FUSE series")
+	}
 	if code, body := healthz(t, base); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz %d %q, want 200 ok", code, body)
 	}

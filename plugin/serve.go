@@ -138,7 +138,7 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 		Registry: d.reg, Data: d.uploads, MountRoot: cfg.MountRoot, CacheDir: cfg.CacheDir,
 		SnapshotPath: filepath.Join(cfg.StateDir, "registry-"+cfg.Org+".json"),
 		Buffers:      d.pool, MetadataTTL: cfg.MetadataTTL, MountGrace: cfg.MountGrace,
-		Logger: log, WrapFS: d.metrics.FUSE,
+		Logger: log, WrapFS: d.metrics.FUSE, OnRemoved: d.metrics.Forget,
 	})
 	if err != nil {
 		return nil, err
