@@ -60,13 +60,22 @@ func (d *Driver) Remove(req *volume.RemoveRequest) (err error) {
 	if err := d.reg.Delete(ctx, req.Name); err != nil {
 		if errors.Is(err, registry.ErrNotFound) {
 			d.cache.remove(req.Name) // already gone: what Docker wants
+			d.removed(req.Name)
 			return nil
 		}
 		return userError("remove", req.Name, err)
 	}
 	d.cache.remove(req.Name)
+	d.removed(req.Name)
 	d.refreshAfterChange(ctx)
 	return nil
+}
+
+// removed tells Config.OnRemoved that name is gone.
+func (d *Driver) removed(name string) {
+	if d.cfg.OnRemoved != nil {
+		d.cfg.OnRemoved(name)
+	}
 }
 
 // Mount mounts the entry (or shares its existing mount) for one use by id.

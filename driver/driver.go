@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
 
 	"github.com/s3vol/s3vol/internal/bufpool"
@@ -56,6 +57,12 @@ type Config struct {
 	// aborted at start-up (default 24 h: no single file upload takes longer).
 	StaleUploadAge time.Duration
 	Logger         logrus.FieldLogger
+	// WrapFS, when set, gives the wrapper of each mount's filesystem by
+	// the entry's name (s3fs.Options.WrapFS): metrics of FUSE requests.
+	WrapFS func(name string) func(fuse.RawFileSystem) fuse.RawFileSystem
+	// OnRemoved, when set, is told of each entry removed through this
+	// driver, so that what is kept by its name (metrics) can go.
+	OnRemoved func(name string)
 }
 
 func (c Config) withDefaults() (Config, error) {

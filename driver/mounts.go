@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
 
 	"github.com/s3vol/s3vol/registry"
@@ -248,7 +249,12 @@ func (d *Driver) fsOptions(e registry.Entry) s3fs.Options {
 	if mode == 0 {
 		mode = registry.DefaultMode
 	}
+	var wrap func(fuse.RawFileSystem) fuse.RawFileSystem
+	if d.cfg.WrapFS != nil {
+		wrap = d.cfg.WrapFS(e.Name)
+	}
 	return s3fs.Options{
+		WrapFS:      wrap,
 		Store:       d.cfg.Data,
 		Prefix:      e.DataPrefix,
 		ReadOnly:    e.ReadOnly(),

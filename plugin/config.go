@@ -4,8 +4,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +52,9 @@ type Config struct {
 	// AuthzAllowUnchecked lets the authorization plugin allow the requests
 	// whose volume mounts it cannot see (it refuses them by default).
 	AuthzAllowUnchecked bool
+	// HTTPAddr is the host:port of the metrics and health listener; ""
+	// turns it off.
+	HTTPAddr string
 }
 
 // MetaPrefix is the key prefix of the registry's records when they share the
@@ -99,6 +104,7 @@ var settings = []setting{
 	{"log-format", logText, "log lines: " + logText + " (logfmt with timestamps) or " + logDockerd + " (for dockerd's log of a managed plugin: the level first, no timestamp or quotes, errors on stderr)", setLogFormat},
 	{"authz", "true", "also serve the authorization plugin on the socket (dockerd calls it only when started with --authorization-plugin)", setBool(func(c *Config) *bool { return &c.Authz })},
 	{"authz-allow-unchecked", "false", "let the authorization plugin allow container creates whose body dockerd did not pass on (1 MiB or more) or that it cannot read, unchecked, instead of refusing them", setBool(func(c *Config) *bool { return &c.AuthzAllowUnchecked })},
+	{"http-addr", "", "host:port of the HTTP listener for /metrics and /healthz, e.g. 127.0.0.1:9180 (empty = off); anyone who reaches it sees the volume names: keep it on loopback or behind a firewall", setHTTPAddr},
 }
 
 // environmentOnly are the settings that hold a secret: a command line is
@@ -415,4 +421,24 @@ func setBool(field func(*Config) *bool) func(*Config, string) error {
 		*field(c) = b
 		return nil
 	}
+}
+
+// setHTTPAddr accepts host:port (host may be empty for every interface, or
+// an IPv6 address in brackets). Any address is accepted: the listener
+// serves only read-only metrics and health, and the README says to keep it
+// on loopback or behind a firewall.
+func setHTTPAddr(c *Config, v string) error {
+	if v == "" {
+		c.HTTPAddr = ""
+		return nil
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port; use e.g. 127.0.0.1:9180, or leave it empty to turn the listener off", v)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q has port %q; use a number from 0 to 65535, e.g. 127.0.0.1:9180", v, port)
+	}
+	c.HTTPAddr = v
+	return nil
 }

@@ -143,6 +143,7 @@ func (c *Config) logFields() logrus.Fields {
 		"opTimeout":   c.OpTimeout,
 		"callTimeout": c.CallTimeout,
 		"credentials": c.credentialSource(),
+		"httpAddr":    c.HTTPAddr,
 	}
 }
 

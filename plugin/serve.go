@@ -18,6 +18,7 @@ import (
 	"github.com/s3vol/s3vol/authz"
 	"github.com/s3vol/s3vol/driver"
 	"github.com/s3vol/s3vol/internal/bufpool"
+	"github.com/s3vol/s3vol/observe"
 	"github.com/s3vol/s3vol/registry"
 	"github.com/s3vol/s3vol/store"
 	"github.com/s3vol/s3vol/store/journal"
@@ -60,6 +61,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	shutdownHTTP := serveHTTP(ln, d.handler(), log)
+	shutdownObserve, err := d.serveObserve()
+	if err != nil {
+		shutdownHTTP(context.Background())
+		return err
+	}
 	log.WithFields(cfg.logFields()).WithFields(logrus.Fields{"version": version, "hostID": d.hostID, "goMemLimit": memLimit}).Info("s3vol serving")
 	go d.connect(ctx)
 	d.drv.Start()
@@ -67,7 +73,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	<-ctx.Done()
 	log.Info("shutting down: refusing new calls, then flushing and unmounting")
 	hctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
-	herr := shutdownHTTP(hctx)
+	herr := errors.Join(shutdownHTTP(hctx), shutdownObserve(hctx))
 	cancel()
 	dctx, cancel := context.WithTimeout(context.Background(), driverShutdownTimeout)
 	derr := d.drv.Shutdown(dctx)
@@ -95,6 +101,9 @@ type daemon struct {
 	uploads *journal.Store
 	reg     *registry.Registry
 	drv     *driver.Driver
+	// metrics counts the stores' calls and the leases' heartbeats; they
+	// are served only when S3VOL_HTTP_ADDR is set.
+	metrics *observe.Metrics
 }
 
 // newDaemon builds the registry and the driver over stores that connect in
@@ -104,7 +113,7 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{cfg: cfg, log: log, hostID: hostID, pool: bufpool.New(cfg.Memory)}
+	d := &daemon{cfg: cfg, log: log, hostID: hostID, pool: bufpool.New(cfg.Memory), metrics: observe.New()}
 	d.data = newLazyStore(cfg.storeName(cfg.Bucket))
 	d.meta = d.data
 	metaPrefix := MetaPrefix
@@ -117,6 +126,7 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 		// its killed predecessor left.
 		Instance: "serve",
 		LeaseTTL: cfg.LeaseTTL, Logger: logrus.NewEntry(log),
+		OnHeartbeat: d.metrics.Heartbeat, OnConflict: d.metrics.Conflict,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting up the registry: %w", err)
@@ -130,7 +140,7 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 		SnapshotPath: filepath.Join(cfg.StateDir, "registry-"+cfg.Org+".json"),
 		Buffers:      d.pool, MetadataTTL: cfg.MetadataTTL, MountGrace: cfg.MountGrace,
 		OpTimeout: cfg.OpTimeout, CallTimeout: cfg.CallTimeout,
-		Logger: log,
+		Logger: log, WrapFS: d.metrics.FUSE, OnRemoved: d.metrics.Forget,
 	})
 	if err != nil {
 		return nil, err
@@ -164,9 +174,9 @@ func (d *daemon) connect(ctx context.Context) {
 		s, err := openStores(cctx, d.cfg, d.pool)
 		cancel()
 		if err == nil {
-			d.data.set(s.data)
+			d.data.set(d.metrics.Store(s.data))
 			if d.meta != d.data {
-				d.meta.set(s.meta)
+				d.meta.set(d.metrics.Store(s.meta))
 			}
 			d.log.WithFields(logrus.Fields{"data": s.data.String(), "meta": s.meta.String(), "attempts": attempt}).Info("connected to the object store")
 			go d.sweepUploads(ctx)

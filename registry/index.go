@@ -220,6 +220,9 @@ func (r *Registry) update(ctx context.Context, op string, fn func(ix *index) err
 		if !store.IsPreconditionFailed(err) {
 			return nil, r.storeErr("writing", err)
 		}
+		if r.cfg.OnConflict != nil {
+			r.cfg.OnConflict()
+		}
 		if attempt == maxCASAttempts {
 			return nil, errorf(ErrConflict, "%s: the index of organization %q kept changing under %d attempts; other hosts are writing it heavily, retry", op, r.cfg.Org, attempt)
 		}

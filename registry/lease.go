@@ -249,7 +249,14 @@ func (r *Registry) heartbeat(ctx context.Context, hl *hostLease) {
 		case <-t.C:
 		}
 		next := every
-		if err := r.beat(ctx, hl); err != nil && ctx.Err() == nil {
+		err := r.beat(ctx, hl)
+		if ctx.Err() != nil {
+			return // stopped: not a failed renewal
+		}
+		if r.cfg.OnHeartbeat != nil {
+			r.cfg.OnHeartbeat(err)
+		}
+		if err != nil {
 			next = retry
 		}
 		t.Reset(next)

@@ -44,6 +44,12 @@ type Config struct {
 	CallTimeout time.Duration
 	// Logger receives the registry's logs (default: logrus's standard).
 	Logger *logrus.Entry
+	// OnHeartbeat, when set, is told of every lease renewal by the
+	// heartbeat: err is its failure, nil when it succeeded (metrics).
+	OnHeartbeat func(err error)
+	// OnConflict, when set, is told of every compare-and-swap of the
+	// index that lost to another writer (and is retried): metrics.
+	OnConflict func()
 }
 
 // Defaults.

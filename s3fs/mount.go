@@ -62,7 +62,7 @@ func Mount(dir string, opts Options) (*Mounted, error) {
 	if opts.Debug {
 		mountOpts.Logger = log.New(logWriter{f}, "", 0)
 	}
-	server, err := fs.Mount(dir, f.root, &fs.Options{
+	server, err := serve(dir, f.root, opts.WrapFS, &fs.Options{
 		MountOptions:    mountOpts,
 		EntryTimeout:    &ttl,
 		AttrTimeout:     &ttl,
@@ -80,6 +80,25 @@ func Mount(dir string, opts Options) (*Mounted, error) {
 	}
 	f.log.Info("mounted")
 	return &Mounted{dir: dir, fsys: f, server: server}, nil
+}
+
+// serve mounts root at dir as fs.Mount does, with the filesystem the
+// server calls wrapped by wrap when it is set.
+func serve(dir string, root fs.InodeEmbedder, wrap func(fuse.RawFileSystem) fuse.RawFileSystem, opts *fs.Options) (*fuse.Server, error) {
+	raw := fs.NewNodeFS(root, opts)
+	if wrap != nil {
+		raw = wrap(raw)
+	}
+	server, err := fuse.NewServer(raw, dir, &opts.MountOptions)
+	if err != nil {
+		return nil, err
+	}
+	go server.Serve()
+	if err := server.WaitMount(); err != nil {
+		// fs.Mount leaves the serve loop too: without a mount it ends.
+		return nil, err
+	}
+	return server, nil
 }
 
 // setKernelReadAhead raises the read-ahead of the mount's backing device

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
 
 	"github.com/s3vol/s3vol/internal/bufpool"
@@ -96,6 +97,10 @@ type Options struct {
 	MaxBackground int
 	// Debug logs every FUSE request (very verbose).
 	Debug bool
+	// WrapFS, when set, wraps the filesystem the FUSE server calls, so
+	// that the caller sees every request (metrics); it must pass each one
+	// on unchanged.
+	WrapFS func(fuse.RawFileSystem) fuse.RawFileSystem
 }
 
 // withDefaults validates o and fills in the defaults.

@@ -1,0 +1,20 @@
+// Package observe lets an operator see what the daemon does while it runs:
+// Prometheus metrics and a health check, served on an HTTP listener of
+// their own (S3VOL_HTTP_ADDR), apart from the plugin's unix socket.
+//
+//   - Metrics (New) holds a Prometheus registry of its own, never the
+//     client library's global one, so tests and several daemons in one
+//     process do not mix their counts. Store requests are counted by
+//     wrapping each store (Metrics.Store), FUSE requests by wrapping each
+//     mount's filesystem (Metrics.FUSE, for s3fs.Options.WrapFS); the
+//     registry reports lease heartbeats and lost compare-and-swaps
+//     (Metrics.Heartbeat, Metrics.Conflict); gauges (memory budget,
+//     mounts, the organization's volumes) are read at scrape time from a
+//     Gauges snapshot the daemon provides, so nothing is kept twice.
+//   - Health (NewHealth) runs named checks with a timeout, caches the
+//     answer for a second and never lets a hung probe hold a request.
+//   - Serve starts the listener with timeouts on every phase of a request.
+//
+// Labels stay bounded: store operations and outcomes are fixed lists, and
+// the only free-form label is a volume's name (never a file name or key).
+package observe
