@@ -122,6 +122,15 @@ func cleanEnv() []string {
 // store), failing the test after 30 s.
 func (h *host) start(t *testing.T) {
 	t.Helper()
+	h.launch(t)
+	if err := h.waitReady(30 * time.Second); err != nil {
+		t.Fatalf("host %s: %v\nlog:\n%s", h.ID, err, h.logTail(60))
+	}
+}
+
+// launch starts `s3vol serve` with its output appended to the host's log.
+func (h *host) launch(t *testing.T) {
+	t.Helper()
 	logf, err := os.OpenFile(h.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -143,9 +152,6 @@ func (h *host) start(t *testing.T) {
 	h.exited = exited
 	cmd := h.cmd
 	go func() { cmd.Wait(); close(exited) }()
-	if err := h.waitReady(30 * time.Second); err != nil {
-		t.Fatalf("host %s: %v\nlog:\n%s", h.ID, err, h.logTail(60))
-	}
 }
 
 // waitReady polls the plugin socket: Activate must answer within 10 s of

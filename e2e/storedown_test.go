@@ -4,10 +4,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -67,22 +65,7 @@ func closedAddr(t *testing.T) string {
 // answer Activate: with the store down, List cannot answer.
 func (h *host) startWithoutStore(t *testing.T) {
 	t.Helper()
-	logf, err := os.OpenFile(h.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	h.cmd = exec.Command(binary, "serve")
-	h.cmd.Env = h.env
-	h.cmd.Stdout, h.cmd.Stderr = logf, logf
-	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := h.cmd.Start(); err != nil {
-		t.Fatalf("starting s3vol serve: %v", err)
-	}
-	exited := make(chan struct{})
-	h.exited = exited
-	cmd := h.cmd
-	go func() { cmd.Wait(); close(exited) }()
+	h.launch(t)
 	eventually(t, 10*time.Second, "the plugin socket never answered Activate", func() bool {
 		status, _, err := h.call("/Plugin.Activate", "")
 		return err == nil && status == http.StatusOK

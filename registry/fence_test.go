@@ -169,3 +169,46 @@ func TestFenceStaysClosedWhenDeletedMeanwhile(t *testing.T) {
 		}
 	})
 }
+
+// The purge a delete put off (it found an expired lease) is not lost when
+// the deleting process stops before it was due: the next process's repair
+// pass, which runs at start-up and finds it not yet due, does it once it
+// is due, instead of leaving the data until some later start.
+func TestPutOffPurgeSurvivesRestart(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := ctxT(t)
+		a, b := e.registry("host-a"), e.registry("host-b")
+		v, _, err := a.Create(ctx, Spec{Name: "v"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		putData(t, e.data, v.DataPrefix, 3)
+		if _, err := a.Acquire(ctx, "v"); err != nil {
+			t.Fatal(err)
+		}
+		a.Close() // host a dies holding the lease
+		waitFor(t, "the delete never went through after the lease expired", func() bool {
+			err := b.Delete(ctx, "v")
+			if err != nil && !errors.Is(err, ErrInUse) {
+				t.Fatal(err)
+			}
+			return err == nil
+		})
+		b.Close() // stopped before the put-off purge was due
+		if keys := keysUnder(t, e.data, v.DataPrefix); len(keys) == 0 {
+			t.Fatal("the data was purged right after the delete that found an expired lease")
+		}
+
+		restarted := e.registry("host-b")
+		if _, err := restarted.Repair(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := restarted.WaitPurges(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if keys := keysUnder(t, e.data, v.DataPrefix); len(keys) != 0 {
+			t.Fatalf("the put-off purge of the deleted volume never ran after a restart: %d keys left: %v", len(keys), keys)
+		}
+		checkConsistent(t, e, restarted)
+	})
+}

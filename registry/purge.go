@@ -26,8 +26,10 @@ const defaultPurgeBatch = 1000
 // trash, then drops its trash record. It is what Delete starts in the
 // background and what Repair resumes; running it twice, or on two hosts at
 // once, is harmless. Entries whose purge must still wait (NotBefore, after
-// a delete that found expired leases) are left for later. It returns the
-// names it finished.
+// a delete that found expired leases) are purged in the background once
+// due: the process that deleted them may have stopped since, and a Purge
+// (the Repair at start-up) is the only one to come. It returns the names
+// it finished.
 func (r *Registry) Purge(ctx context.Context) ([]string, error) {
 	ix, _, err := r.load(ctx)
 	if err != nil {
@@ -37,7 +39,8 @@ func (r *Registry) Purge(ctx context.Context) ([]string, error) {
 	var errs []error
 	for _, tr := range ix.Trash {
 		if r.now().Before(tr.NotBefore) {
-			continue // not yet: the delete's background purge, or a later Purge, does it
+			r.purgeInBackground(tr) // not yet
+			continue
 		}
 		if err := r.purgeOne(ctx, tr); err != nil {
 			if isCrash(err) {

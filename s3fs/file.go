@@ -39,9 +39,9 @@ type fileNode struct {
 	pending   bool      // created here and never committed: not in the store
 	unlinked  bool
 	handles   int
-	// movedRel is where a rename moved the file until go-fuse's tree
-	// shows it there (see path).
-	movedRel atomic.Pointer[string]
+	// movedRel is where a rename moved the file, while go-fuse's tree
+	// still shows it where it was (see path).
+	movedRel atomic.Pointer[move]
 	writers  int
 	// version counts the changes of the stored object made by this mount
 	// (commits, renames, metadata rewrites): open readers then follow

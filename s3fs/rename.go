@@ -110,7 +110,7 @@ func (n *fileNode) renameToLocked(ctx context.Context, oldRel, newRel string) sy
 		if err := n.commitToLocked(ctx, newRel); err != nil {
 			return f.fail("rename", oldRel, err)
 		}
-		n.movedRel.Store(&newRel)
+		n.setMoved(newRel)
 		return 0
 	}
 	if err := n.commitLocked(ctx); err != nil {
@@ -326,7 +326,7 @@ func (f *fsys) retarget(dir *dirNode, rel string, copied map[string]store.Object
 // dataMu held, which guards the base.
 func (n *fileNode) movedTo(rel string, obj store.Object) {
 	key := n.fsys.fileKey(rel)
-	n.movedRel.Store(&rel)
+	n.setMoved(rel)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
@@ -336,20 +336,34 @@ func (n *fileNode) movedTo(rel string, obj store.Object) {
 	n.version++
 }
 
+// move is a rename the tree does not show yet: the file was at from (as
+// the tree still says) and is at to.
+type move struct{ from, to string }
+
+// setMoved records that the file now lives at rel, while the tree still
+// shows it where it was. Called during a rename, before go-fuse moves the
+// node.
+func (n *fileNode) setMoved(rel string) {
+	from, _ := n.node.path()
+	n.movedRel.Store(&move{from: from, to: rel})
+}
+
 // path shadows node.path for files: a rename moves the node in go-fuse's
 // tree only after Rename has returned and released the file's dataMu, so
 // a commit waiting for that lock would find the old name there and store
-// the file under it. Until the tree shows the new name, movedRel says
-// where the file is.
+// the file under it. While the tree shows the file where it was before
+// the rename, movedRel says where it is; once the tree shows anything else
+// (the new name, or a later name: its directory may have moved since), the
+// tree is right again.
 func (n *fileNode) path() (string, bool) {
 	rel, ok := n.node.path()
 	moved := n.movedRel.Load()
 	switch {
 	case moved == nil:
 		return rel, ok
-	case ok && rel == *moved:
-		n.movedRel.CompareAndSwap(moved, nil) // the tree caught up
-		return rel, ok
+	case !ok || rel == moved.from:
+		return moved.to, true
 	}
-	return *moved, true
+	n.movedRel.CompareAndSwap(moved, nil) // the tree caught up
+	return rel, ok
 }

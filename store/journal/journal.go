@@ -44,7 +44,8 @@ import (
 	"github.com/s3vol/s3vol/store"
 )
 
-// abortTimeout bounds the abort of an upload whose caller dropped it.
+// abortTimeout bounds the abort of an upload whose caller dropped it or
+// that could not be journaled.
 const abortTimeout = time.Minute
 
 // suffix ends the name of every journal file; files being created start
@@ -71,6 +72,9 @@ type Store struct {
 	log logrus.FieldLogger
 
 	path string // the journal file's
+	// abortTimeout bounds the aborts the journal makes itself (tests
+	// shorten it).
+	abortTimeout time.Duration
 
 	mu        sync.Mutex
 	file      *os.File
@@ -95,7 +99,8 @@ func Open(dir, ident string, inner store.Store, log logrus.FieldLogger) (*Store,
 		file.Close()
 		return nil, fmt.Errorf("reading the new upload journal: %w", err)
 	}
-	return &Store{Store: inner, log: log, path: path, file: file, headerLen: info.Size(), open: map[string]bool{}}, nil
+	return &Store{Store: inner, log: log, path: path, abortTimeout: abortTimeout,
+		file: file, headerLen: info.Size(), open: map[string]bool{}}, nil
 }
 
 // create makes a locked journal file holding its header: written under a
@@ -149,12 +154,25 @@ func (s *Store) NewMultipart(ctx context.Context, key string, opts store.PutOpti
 		return mp, nil // a store that cannot name uploads: nothing to journal
 	}
 	if err := s.started(key, id); err != nil {
-		mp.Abort(context.WithoutCancel(ctx))
+		s.abortUnjournaled(ctx, mp, key, id)
 		return nil, store.NewError("multipart", key, nil, fmt.Errorf("journaling the upload: %w", err))
 	}
 	j := &journaled{Multipart: mp, s: s, key: key, id: id}
 	runtime.AddCleanup(j, dropped, droppedUpload{s: s, inner: mp, key: key, id: id})
 	return j, nil
+}
+
+// abortUnjournaled aborts an upload the journal could not record, even when
+// the caller's context has ended, but within s.abortTimeout: a hanging store
+// must not hold the caller's write for good. A failed abort is logged; the
+// store-wide sweep of old uploads removes it.
+func (s *Store) abortUnjournaled(ctx context.Context, mp store.Multipart, key, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.abortTimeout)
+	defer cancel()
+	if err := mp.Abort(ctx); err != nil && !store.IsNotFound(err) {
+		s.log.WithError(err).WithFields(logrus.Fields{"key": key, "uploadID": id}).
+			Warn("aborting an upload the journal could not record failed; the sweep of day-old uploads removes it")
+	}
 }
 
 // started records an upload.
@@ -263,7 +281,7 @@ func dropped(d droppedUpload) {
 		return
 	}
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), d.s.abortTimeout)
 		defer cancel()
 		err := d.inner.Abort(ctx)
 		log := d.s.log.WithFields(logrus.Fields{"key": d.key, "uploadID": d.id})

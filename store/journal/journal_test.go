@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/s3vol/s3vol/store"
+	"github.com/s3vol/s3vol/store/faultstore"
 	"github.com/s3vol/s3vol/store/localstore"
 )
 
@@ -257,4 +258,35 @@ func TestHelperProcess(t *testing.T) {
 	os.Stdout.WriteString("ready\n")
 	bufio.NewReader(os.Stdin).ReadString('\n') // until killed
 	mp.Abort(ctxT(t))
+}
+
+// An upload the journal cannot record is aborted, and that abort is
+// bounded: with the store hanging, NewMultipart still returns (with the
+// journal's error) instead of blocking its caller's write for good.
+func TestUnjournaledUploadAbortIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	fst := faultstore.New(newLocal(t, filepath.Join(dir, "store")))
+	fst.Add(faultstore.Rule{Op: faultstore.OpAbort, Hang: true})
+	j, err := Open(filepath.Join(dir, "journal"), ident, fst, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.abortTimeout = 50 * time.Millisecond
+	if err := j.Close(); err != nil { // uploads can no longer be journaled
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := j.NewMultipart(ctxT(t), "v/big", store.PutOptions{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("an upload the closed journal could not record was handed out")
+		}
+		t.Logf("new multipart on a closed journal: %v", err)
+	case <-time.After(30 * time.Second): // a bound on a hang, not a speed
+		t.Fatal("NewMultipart hung aborting an upload the journal could not record while the store hangs")
+	}
 }
