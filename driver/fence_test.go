@@ -38,11 +38,17 @@ func TestMountStopsWritingWhileLeaseNotRenewed(t *testing.T) {
 	}
 
 	faults.Add(faultstore.Rule{Op: faultstore.OpPut, Key: "meta/orgs/default/leases", Err: store.ErrUnavailable})
+	// A write accepted although it started at or after the expiry other
+	// hosts see is the bug; when the first refusal is observed depends on
+	// scheduling, so it is not what is checked.
 	var werr error
-	var fencedAt time.Time
+	var lastAccepted time.Time
 	waitCond(t, "writes through the mount never stopped while the lease could not be renewed", func() bool {
+		started := time.Now()
 		werr = write()
-		fencedAt = time.Now()
+		if werr == nil {
+			lastAccepted = started
+		}
 		return werr != nil
 	})
 	t.Logf("write through the mount while the lease is not renewed: %v", werr)
@@ -57,8 +63,8 @@ func TestMountStopsWritingWhileLeaseNotRenewed(t *testing.T) {
 	if err != nil || len(ls) != 1 {
 		t.Fatalf("leases: %+v, %v", ls, err)
 	}
-	if !fencedAt.Before(ls[0].ExpiresAt) {
-		t.Fatalf("writes stopped at %s, after the lease expired for other hosts (%s)", fencedAt, ls[0].ExpiresAt)
+	if !lastAccepted.Before(ls[0].ExpiresAt) {
+		t.Fatalf("a write started at %s was accepted, after the lease expired for other hosts (%s)", lastAccepted, ls[0].ExpiresAt)
 	}
 
 	faults.Clear()

@@ -42,21 +42,25 @@ func TestFencedWhenLeaseCannotBeRenewed(t *testing.T) {
 		// it says when it expires.
 		leases := e.prefix + "orgs/acme/leases"
 		meta.Add(faultstore.Rule{Op: faultstore.OpPut, Key: leases, Err: store.ErrUnavailable})
-		var fencedAt time.Time
+		// A write accepted although it started at or after the expiry
+		// other hosts see is the bug; when the first refusal is observed
+		// depends on scheduling, so it is not what is checked.
+		var lastAccepted time.Time
 		waitFor(t, "writes never stopped while the lease could not be renewed", func() bool {
+			started := time.Now()
 			err := put()
 			if err == nil {
+				lastAccepted = started
 				return false
 			}
-			fencedAt = time.Now()
 			if !errors.Is(err, ErrFenced) || !errors.Is(err, syscall.EROFS) {
 				t.Fatalf("write while the lease is not renewed failed with %v, want ErrFenced (EROFS)", err)
 			}
 			t.Logf("write refused: %v", err)
 			return true
 		})
-		if exp := storedExpiry(t, e, r, l.Entry().ID); !fencedAt.Before(exp) {
-			t.Fatalf("writes stopped at %s, not before the lease's expiry %s", fencedAt, exp)
+		if exp := storedExpiry(t, e, r, l.Entry().ID); !lastAccepted.Before(exp) {
+			t.Fatalf("a write started at %s was accepted, not before the lease's expiry %s", lastAccepted, exp)
 		}
 		mp, err := data.NewMultipart(ctx, l.Entry().DataPrefix+"big", store.PutOptions{})
 		if !errors.Is(err, ErrFenced) {
