@@ -216,3 +216,37 @@ func TestPutOffPurgeSurvivesRestart(t *testing.T) {
 		checkConsistent(t, e, restarted)
 	})
 }
+
+// A write that started just before the fence closed must not land after
+// it: it runs on a context that ends when the fence closes. Here the store
+// takes two TTLs to answer a write that starts while the lease is fresh
+// and renewals have begun to fail.
+func TestFenceEndsWritesInFlight(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := ctxT(t)
+		meta := faultstore.New(e.meta)
+		r := e.registry("h1", func(c *Config) { c.Meta = meta })
+		if _, _, err := r.Create(ctx, Spec{Name: "v"}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := r.Acquire(ctx, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release(ctx)
+		slow := faultstore.New(e.data)
+		slow.Add(faultstore.Rule{Op: faultstore.OpPut, Delay: 2 * r.cfg.LeaseTTL})
+		data := l.Guard(slow)
+		meta.Add(faultstore.Rule{Op: faultstore.OpPut, Key: e.prefix + "orgs/acme/leases", Err: store.ErrUnavailable})
+
+		key := l.Entry().DataPrefix + "late"
+		if _, err := data.Put(ctx, key, bytes.NewReader([]byte("x")), 1, store.PutOptions{}); err == nil {
+			t.Fatal("a write still in flight when the fence closed succeeded")
+		} else {
+			t.Logf("write in flight at the fence: %v", err)
+		}
+		if _, err := e.data.Stat(ctx, key); !store.IsNotFound(err) {
+			t.Fatalf("the write in flight at the fence landed: stat %v", err)
+		}
+	})
+}
