@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -165,7 +166,48 @@ func (s *Server) stopLocked() error {
 // Pause stops the server's processes with SIGSTOP: connections stay open
 // and requests get no answer, as from a store that hangs (not one that
 // refuses). Resume lets it go on.
-func (s *Server) Pause() error { return s.signalGroup(syscall.SIGSTOP) }
+//
+// It returns once every thread of the server is stopped: SIGSTOP takes
+// effect asynchronously, and a request sent in between would still be
+// answered.
+func (s *Server) Pause() error {
+	if err := s.signalGroup(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	pid := s.cmd.Process.Pid
+	s.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for !allThreadsStopped(pid) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("miniotest: MinIO (pid %d) was not stopped 10 s after SIGSTOP", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+// allThreadsStopped reports whether every thread of process pid is in the
+// stopped state ("T" in /proc/PID/task/TID/stat).
+func allThreadsStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return false
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name()))
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		// The state follows the command, which is in parentheses and may
+		// hold blanks: "TID (comm) S ...".
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume continues a server stopped by Pause.
 func (s *Server) Resume() error { return s.signalGroup(syscall.SIGCONT) }
