@@ -60,7 +60,7 @@ bench-quick:
 # The chaos soak (root and /dev/fuse needed; not part of `make test`): random
 # file operations through a FUSE mount, checked against a model, while a
 # fault store fails SOAK_RATE of the store calls and the mount process is
-# killed about every SOAK_KILL_EVERY. It prints its seed; SOAK_SEED replays.
+# killed once in every SOAK_KILL_EVERY (at a random moment of it). It prints its seed; SOAK_SEED replays.
 SOAK_SEED       ?= 0
 SOAK_DURATION   ?= 3m
 SOAK_RATE       ?= 0.02

@@ -59,7 +59,7 @@ func parseFlags() config {
 	flag.Int64Var(&c.seed, "seed", 0, "seed of the run (0 = a random one, printed)")
 	flag.DurationVar(&c.duration, "duration", 3*time.Minute, "how long to run")
 	flag.Float64Var(&c.rate, "rate", 0.02, "share of store calls that get a fault (at least 0.01 for the issue's bar)")
-	flag.DurationVar(&c.killEvery, "kill-every", time.Minute, "mean time between kills of the mount process (0 = never)")
+	flag.DurationVar(&c.killEvery, "kill-every", time.Minute, "one kill of the mount process at a random moment in every such interval of the run (0 = never)")
 	flag.DurationVar(&c.opTimeout, "op-timeout", 2*time.Second, "the mount's OpTimeout (hung store calls end after it)")
 	flag.StringVar(&c.storeKind, "store", "minio", "store: minio (a MinIO of its own) or local")
 	flag.StringVar(&c.workDir, "dir", "", "work folder (default: a new temporary one, removed at the end unless the run failed)")
@@ -80,6 +80,7 @@ type soak struct {
 	d          *daemon
 	fixedDirs  []string
 	stallLimit time.Duration
+	start      time.Time // when the operations began; kill i is due inside [start+(i-1)*killEvery, start+i*killEvery)
 	nextKill   time.Time
 	logFile    *os.File
 	direct     *minio.Client // reads the store around the daemon, to tell a wrong view from a wrong store
@@ -187,7 +188,8 @@ func (s *soak) loop() error {
 	for _, d := range s.fixedDirs {
 		s.m.set(d, states{{dir: true}})
 	}
-	end := time.Now().Add(s.cfg.duration)
+	s.start = time.Now()
+	end := s.start.Add(s.cfg.duration)
 	s.scheduleKill()
 	for time.Now().Before(end) {
 		s.ops++
@@ -251,19 +253,26 @@ func (s *soak) startDaemon() error {
 	return nil
 }
 
+// scheduleKill sets when the next kill is due: at a random moment inside
+// the next interval of the run's fixed schedule (one kill per killEvery).
+// The schedule is anchored to the run's start, not to the last kill, so
+// the time spent verifying after a kill does not stretch it: a 10-minute
+// run with -kill-every 1m kills ten times.
 func (s *soak) scheduleKill() {
 	if s.cfg.killEvery <= 0 {
 		s.nextKill = time.Now().Add(100 * 365 * 24 * time.Hour)
 		return
 	}
-	s.nextKill = time.Now().Add(time.Duration(float64(s.cfg.killEvery) * (0.5 + s.rng.Float64())))
+	slot := s.start.Add(time.Duration(s.kills) * s.cfg.killEvery)
+	s.nextKill = slot.Add(time.Duration(s.rng.Int64N(int64(s.cfg.killEvery))))
 }
 
-// maybeKill kills the daemon and starts a new one when a kill is due, at a
-// random one of the points it is asked at; it then checks every name
-// against the store. It reports whether it killed.
+// maybeKill kills the daemon and starts a new one when a kill is due (the
+// first point it is asked at after that: between two system calls of an
+// operation, or between operations); it then checks every name against
+// the store. It reports whether it killed.
 func (s *soak) maybeKill() bool {
-	if time.Now().Before(s.nextKill) || s.rng.IntN(3) != 0 {
+	if time.Now().Before(s.nextKill) {
 		return false
 	}
 	s.addCounts()
