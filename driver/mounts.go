@@ -223,7 +223,7 @@ func (d *Driver) setup(ctx context.Context, m *mount) (err error) {
 	m.entry, m.lease = lease.Entry(), lease
 	d.cache.put(m.entry)
 	if m.entry.Kind == registry.KindView {
-		if err := EnsureFolder(ctx, d.cfg.Data, m.entry.DataPrefix); err != nil {
+		if err := EnsureFolder(ctx, d.cfg.Data, m.entry.DataPrefix, m.entry.Options.RootAttrs(time.Now())); err != nil {
 			return mountError(m.name, "creating the view's folder "+m.entry.Subpath, err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/s3vol/s3vol/driver"
 	"github.com/s3vol/s3vol/internal/bufpool"
+	"github.com/s3vol/s3vol/layout"
 	"github.com/s3vol/s3vol/registry"
 	"github.com/s3vol/s3vol/s3fs"
 )
@@ -88,13 +89,10 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	}()
 	recoverUploads(ctx, cfg, st.data, log)
 	e := lease.Entry()
-	prefix := e.DataPrefix
-	if *mf.subpath != "" {
-		prefix += *mf.subpath + "/"
-	}
+	prefix := layout.SubfolderPrefix(e.DataPrefix, *mf.subpath)
 	if prefix != e.DataPrefix || e.Kind == registry.KindView {
 		fctx, cancel := context.WithTimeout(ctx, time.Minute)
-		err := driver.EnsureFolder(fctx, st.data, prefix)
+		err := driver.EnsureFolder(fctx, st.data, prefix, e.Options.RootAttrs(time.Now()))
 		cancel()
 		if err != nil {
 			return fmt.Errorf("creating the folder of %q: %w", prefix, err)
