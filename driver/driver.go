@@ -42,6 +42,8 @@ type Config struct {
 	MetadataTTL  time.Duration
 	// OpTimeout is s3fs.Options.OpTimeout of every mount.
 	OpTimeout time.Duration
+	// FastListing is s3fs.Options.FastListing of every mount.
+	FastListing bool
 	// MountGrace is how long a mount stays after its last Unmount.
 	MountGrace time.Duration
 	// RefreshInterval is how often the registry cache is re-read (default

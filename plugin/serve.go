@@ -120,14 +120,11 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 	if cfg.MetaBucket != "" && cfg.MetaBucket != cfg.Bucket {
 		d.meta, metaPrefix = newLazyStore(cfg.storeName(cfg.MetaBucket)), ""
 	}
-	d.reg, err = registry.New(registry.Config{
-		Meta: d.meta, Data: d.data, Prefix: metaPrefix, Org: cfg.Org, HostID: hostID,
-		// One daemon per host id: a restarted daemon takes over the leases
-		// its killed predecessor left.
-		Instance: "serve",
-		LeaseTTL: cfg.LeaseTTL, Logger: logrus.NewEntry(log),
-		OnHeartbeat: d.metrics.Heartbeat, OnConflict: d.metrics.Conflict,
-	})
+	// One daemon per host id: a restarted daemon takes over the leases its
+	// killed predecessor left.
+	rc := cfg.registryConfig(stores{data: d.data, meta: d.meta, metaPrefix: metaPrefix}, hostID, "serve", log)
+	rc.OnHeartbeat, rc.OnConflict = d.metrics.Heartbeat, d.metrics.Conflict
+	d.reg, err = registry.New(rc)
 	if err != nil {
 		return nil, fmt.Errorf("setting up the registry: %w", err)
 	}
@@ -138,7 +135,7 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 	d.drv, err = driver.New(driver.Config{
 		Registry: d.reg, Data: d.uploads, MountRoot: cfg.MountRoot, CacheDir: cfg.CacheDir,
 		SnapshotPath: filepath.Join(cfg.StateDir, "registry-"+cfg.Org+".json"),
-		Buffers:      d.pool, MetadataTTL: cfg.MetadataTTL, MountGrace: cfg.MountGrace,
+		Buffers:      d.pool, MetadataTTL: cfg.MetadataTTL, FastListing: cfg.FastListing, MountGrace: cfg.MountGrace,
 		OpTimeout: cfg.OpTimeout, CallTimeout: cfg.CallTimeout,
 		Logger: log, WrapFS: d.metrics.FUSE, OnRemoved: d.metrics.Forget,
 	})
