@@ -148,15 +148,13 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 // handler serves the volume driver and, unless disabled, the authorization
 // plugin on one socket.
 func (d *daemon) handler() http.Handler {
-	mux := http.NewServeMux()
-	driver.Register(mux, d.drv)
-	implements := []string{driver.ImplementsName}
+	protocols := []protocol{{driver.ImplementsName, func(mux *http.ServeMux) { driver.Register(mux, d.drv) }}}
 	if d.cfg.Authz {
 		name := strings.TrimSuffix(filepath.Base(d.cfg.Socket), ".sock")
-		authz.Register(mux, authz.New(d.drv.Has, d.log, authz.WithDriverName(name), authz.WithUncheckedAllowed(d.cfg.AuthzAllowUnchecked)))
-		implements = append(implements, "authz")
+		p := authz.New(d.drv.Has, d.log, authz.WithDriverName(name), authz.WithUncheckedAllowed(d.cfg.AuthzAllowUnchecked))
+		protocols = append(protocols, protocol{authz.ImplementsName, func(mux *http.ServeMux) { authz.Register(mux, p) }})
 	}
-	return pluginMux(mux, implements, d.log)
+	return pluginMux(protocols, d.log)
 }
 
 // connect connects the stores, retrying with backoff until it succeeds or
