@@ -28,7 +28,6 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) iter.Seq2[stor
 	}
 }
 
-
 // errStop ends a walk when the consumer stops iterating.
 var errStop = errors.New("listing stopped")
 
