@@ -108,6 +108,10 @@ type Driver struct {
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
 	started  chan struct{} // closed when start-up's clean-up has finished
+
+	// onShutdownWait, set by tests, is called when Shutdown is about to
+	// wait for the setup of the named mount.
+	onShutdownWait func(name string)
 }
 
 // New returns a driver; it does no store I/O, so the daemon can serve its
@@ -198,6 +202,9 @@ func (d *Driver) Shutdown(ctx context.Context) error {
 		// A mount still being set up is handled once it is (or has failed
 		// to be) mounted: waiting for it to go away by itself would wait
 		// out ctx and leave it mounted, its lease held.
+		if d.onShutdownWait != nil {
+			d.onShutdownWait(m.name)
+		}
 		waitFor(ctx, m.ready)
 		d.mu.Lock()
 		if m.grace != nil {
