@@ -44,7 +44,9 @@ func contains(list []string, s string) bool {
 // calls counts the Docker calls of method on volume that the host's driver
 // answered successfully, from its log.
 func (h *host) calls(method, volume string) int {
-	field := func(k, v string) *regexp.Regexp { return regexp.MustCompile(`(^|\s)` + k + `=` + regexp.QuoteMeta(v) + `(\s|$)`) }
+	field := func(k, v string) *regexp.Regexp {
+		return regexp.MustCompile(`(^|\s)` + k + `=` + regexp.QuoteMeta(v) + `(\s|$)`)
+	}
 	m, vol := field("method", method), field("volume", volume)
 	n := 0
 	for _, line := range strings.Split(h.log(), "\n") {
