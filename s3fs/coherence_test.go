@@ -31,19 +31,13 @@ func TestTwoMounts(t *testing.T) {
 		readDirNames(t, b.path(""))
 
 		a.write("shared", []byte("version 1"))
-		time.Sleep(ttl + 200*time.Millisecond)
-		if got := b.read("shared"); string(got) != "version 1" {
-			t.Fatalf("b reads %q", got)
-		}
+		eventually(t, "b never reads a's file", func() bool { return readsAs(b.path("shared"), "version 1") })
 		if names := readDirNames(t, b.path("")); len(names) != 1 {
 			t.Fatalf("b lists %v", names)
 		}
 
 		b.write("shared", []byte("version 2, longer"))
-		time.Sleep(ttl + 200*time.Millisecond)
-		if got := a.read("shared"); string(got) != "version 2, longer" {
-			t.Fatalf("a reads %q after b's overwrite", got)
-		}
+		eventually(t, "a never reads b's overwrite", func() bool { return readsAs(a.path("shared"), "version 2, longer") })
 
 		if err := os.Mkdir(a.path("dir"), 0o755); err != nil {
 			t.Fatal(err)
@@ -51,14 +45,35 @@ func TestTwoMounts(t *testing.T) {
 		if err := os.Remove(a.path("shared")); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(ttl + 200*time.Millisecond)
-		if _, err := os.Stat(b.path("shared")); !os.IsNotExist(err) {
-			t.Fatalf("b still sees the removed file: %v", err)
-		}
-		if names := readDirNames(t, b.path("")); len(names) != 1 || names[0] != "dir" {
-			t.Fatalf("b lists %v, want [dir]", names)
-		}
+		eventually(t, "b still sees the removed file", func() bool {
+			_, err := os.Stat(b.path("shared"))
+			return os.IsNotExist(err)
+		})
+		eventually(t, "b never lists just a's new directory", func() bool {
+			names := readDirNames(t, b.path(""))
+			return len(names) == 1 && names[0] == "dir"
+		})
 	})
+}
+
+// readsAs reports whether the file at path holds want.
+func readsAs(path, want string) bool {
+	got, err := os.ReadFile(path)
+	return err == nil && string(got) == want
+}
+
+// eventually waits until cond holds, failing t with what after a deadline
+// far beyond the TTLs the tests use: changes made elsewhere show up once
+// the TTL has passed, and the test waits for that, not for a time.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal(what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestConcurrentWriters: two hosts writing the same file at once end with
