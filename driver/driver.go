@@ -1,7 +1,8 @@
 // Package driver is s3vol's Docker volume driver: it implements
 // go-plugins-helpers' volume.Driver on top of the registry (which volumes
-// exist, the organization's limit, mount leases) and s3fs (one FUSE mount
-// per volume or view on this host, shared by all its containers).
+// exist, the organization's limit, mount leases) and keeps one FUSE mount
+// per volume or view on this host, shared by all its containers, opened
+// through volmount (as `s3vol mount` opens its own).
 //
 // Get, List, Path and Capabilities answer from memory (see cache); a name
 // the cache lacks while the store is not answering gets a transport error,
