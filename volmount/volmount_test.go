@@ -161,3 +161,22 @@ func TestOpenFailureReleasesLease(t *testing.T) {
 		t.Errorf("open of a missing volume: %v", err)
 	}
 }
+
+// The entry's options and the process's settings reach the filesystem:
+// owner, modes (the mode of files without its execute bits), read-only,
+// FastListing (S3VOL_FAST_LISTING), and the staging folder of the entry's
+// id that the driver and `s3vol mount` share.
+func TestFilesystemOptions(t *testing.T) {
+	env := Env{CacheDir: "/cache", FastListing: true, MetadataTTL: 3 * time.Second, OpTimeout: 4 * time.Second}
+	e := registry.Entry{ID: "id1", Name: "vol", DataPrefix: "acme/id1/", Options: registry.Options{UID: 7, GID: 8, Mode: 0o750, ReadOnly: true}}
+	o := fsOptions(env, e)
+	if o.Prefix != "acme/id1/" || o.UID != 7 || o.GID != 8 || o.DirMode != 0o750 || o.FileMode != 0o640 || !o.ReadOnly {
+		t.Errorf("options %+v do not carry the entry's prefix, owner, modes and read-only flag", o)
+	}
+	if !o.FastListing || o.MetadataTTL != 3*time.Second || o.OpTimeout != 4*time.Second || o.CacheDir != filepath.Join("/cache", "id1") {
+		t.Errorf("options %+v do not carry the settings (FastListing, TTL, op timeout, staging folder /cache/id1)", o)
+	}
+	if o := fsOptions(Env{}, registry.Entry{}); o.DirMode != registry.DefaultMode || o.ReadOnly || o.FastListing {
+		t.Errorf("an entry without a mode: %+v, want the default mode %o", o, registry.DefaultMode)
+	}
+}
