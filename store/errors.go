@@ -75,14 +75,16 @@ func (e *Error) Unwrap() []error {
 // connects in the background (the daemon's) fails every call made before
 // it is connected with it, wrapped in the call's *Error, so that a message
 // can lead with the cause rather than with the call that met it.
+//
+// It does not unwrap to its cause: the kind of the *Error around it is
+// what callers match, and a store that was never reached must not answer
+// "not found" to anything.
 type ConnectError struct {
 	Store string // the store's name, without secrets
 	Err   error  // why connecting failed, with what to fix
 }
 
 func (e *ConnectError) Error() string { return fmt.Sprintf("not connected to %s: %v", e.Store, e.Err) }
-
-func (e *ConnectError) Unwrap() error { return e.Err }
 
 // NewError builds an *Error; backends use it to report a failure.
 func NewError(op, key string, kind, err error) error {
