@@ -46,6 +46,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
+	// One daemon per state folder: before the socket, which listening
+	// would take from a running daemon.
+	lock, err := lockInstance(cfg, serveInstance)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+
 	// Listen first: Docker disables a plugin whose socket is not up within
 	// about ten seconds, and the store may be slow or down.
 	ln, err := listenSocket(cfg.Socket)
@@ -127,7 +135,7 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 		Meta: d.meta, Data: d.data, Prefix: metaPrefix, Org: cfg.Org, HostID: hostID,
 		// One daemon per host id: a restarted daemon takes over the leases
 		// its killed predecessor left.
-		Instance: "serve",
+		Instance: serveInstance,
 		LeaseTTL: cfg.LeaseTTL, Logger: logrus.NewEntry(log),
 		OnHeartbeat: d.metrics.Heartbeat, OnConflict: d.metrics.Conflict,
 	})
