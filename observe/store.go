@@ -35,6 +35,7 @@ var outcomes = []struct {
 	label string
 }{
 	{store.ErrNotFound, "not_found"},
+	{store.ErrNoBucket, "no_bucket"},
 	{store.ErrPreconditionFailed, "precondition_failed"},
 	{store.ErrAccessDenied, "access_denied"},
 	{store.ErrUnavailable, "unavailable"},

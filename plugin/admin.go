@@ -33,11 +33,12 @@ const adminUsage = `Admin commands (the registry without Docker, against the con
 // ("volume", "org" or "repair"), then its subcommand and arguments; flags
 // may come before or after the names. Output goes to stdout: tables, or JSON
 // with --json.
-func runAdmin(ctx context.Context, args []string, reg *registry.Registry, stdout io.Writer) error {
+// What a command waits for goes to stderr.
+func runAdmin(ctx context.Context, args []string, reg *registry.Registry, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return adminUsageErr("no admin command given; commands: volume, org, repair")
 	}
-	a := &admin{reg: reg, out: stdout}
+	a := &admin{reg: reg, out: stdout, notes: stderr}
 	switch args[0] {
 	case "volume", "volumes":
 		return a.volume(ctx, args[1:])
@@ -52,8 +53,9 @@ func runAdmin(ctx context.Context, args []string, reg *registry.Registry, stdout
 func adminUsageErr(msg string) error { return usageError{msg + "\n\n" + adminUsage} }
 
 type admin struct {
-	reg *registry.Registry
-	out io.Writer
+	reg   *registry.Registry
+	out   io.Writer
+	notes io.Writer // what the command waits for
 }
 
 func (a *admin) volume(ctx context.Context, args []string) error {
@@ -241,8 +243,18 @@ func (a *admin) volumeRm(ctx context.Context, args []string) error {
 		fmt.Fprintln(a.out, name)
 	}
 	// The data goes in the background; this process must not exit first.
+	// A purge put off for a lease that had expired may wait more than a
+	// minute: say so. Leaving it to the background would leave it to the
+	// next daemon start, which may be far off.
+	putOff := a.reg.PutOffPurges()
+	for _, p := range putOff {
+		fmt.Fprintf(a.notes, "s3vol: waiting until %s (in %s) to remove the data of %q: a host's mount lease on it had expired, and a write that host had in flight may land until then; Ctrl-C stops waiting and leaves the removal to the next start of an s3vol daemon of this organization\n",
+			p.At.Local().Format(time.TimeOnly), time.Until(p.At).Round(time.Second), p.Name)
+	}
 	if err := a.reg.WaitPurges(ctx); err != nil {
 		errs = append(errs, err)
+	} else if len(putOff) > 0 {
+		fmt.Fprintln(a.notes, "s3vol: data removed")
 	}
 	return errors.Join(errs...)
 }

@@ -11,7 +11,7 @@ import (
 // connected store can do (s3fs skips a HEAD per file when listings carry
 // metadata).
 func TestLazyStoreForwardsListsMetadata(t *testing.T) {
-	l := newLazyStore("test")
+	l := newLazyStore("test", make(chan struct{}, 1))
 	if store.ListsMetadata(l) {
 		t.Fatal("a store not connected yet claims its listings carry metadata")
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/s3vol/s3vol/internal/bufpool"
 	"github.com/s3vol/s3vol/observe"
 	"github.com/s3vol/s3vol/registry"
-	"github.com/s3vol/s3vol/store"
 	"github.com/s3vol/s3vol/store/journal"
 )
 
@@ -46,6 +45,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	memLimit := applyMemoryLimit(cfg.Memory)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+
+	// One daemon per state folder: before the socket, which listening
+	// would take from a running daemon.
+	lock, err := lockInstance(cfg, serveInstance)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 
 	// Listen first: Docker disables a plugin whose socket is not up within
 	// about ten seconds, and the store may be slow or down.
@@ -97,6 +104,9 @@ type daemon struct {
 	pool   *bufpool.Pool
 	data   *lazyStore
 	meta   *lazyStore
+	// wake asks connect for an attempt now (a call met the store
+	// unconnected); it holds at most one pending request.
+	wake chan struct{}
 	// uploads journals the multipart uploads of the mounts (over data).
 	uploads *journal.Store
 	reg     *registry.Registry
@@ -113,18 +123,19 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{cfg: cfg, log: log, hostID: hostID, pool: bufpool.New(cfg.Memory), metrics: observe.New()}
-	d.data = newLazyStore(cfg.storeName(cfg.Bucket))
+	d := &daemon{cfg: cfg, log: log, hostID: hostID, pool: bufpool.New(cfg.Memory), metrics: observe.New(),
+		wake: make(chan struct{}, 1)}
+	d.data = newLazyStore(cfg.storeName(cfg.Bucket), d.wake)
 	d.meta = d.data
 	metaPrefix := MetaPrefix
 	if cfg.MetaBucket != "" && cfg.MetaBucket != cfg.Bucket {
-		d.meta, metaPrefix = newLazyStore(cfg.storeName(cfg.MetaBucket)), ""
+		d.meta, metaPrefix = newLazyStore(cfg.storeName(cfg.MetaBucket), d.wake), ""
 	}
 	d.reg, err = registry.New(registry.Config{
 		Meta: d.meta, Data: d.data, Prefix: metaPrefix, Org: cfg.Org, HostID: hostID,
 		// One daemon per host id: a restarted daemon takes over the leases
 		// its killed predecessor left.
-		Instance: "serve",
+		Instance: serveInstance,
 		LeaseTTL: cfg.LeaseTTL, Logger: logrus.NewEntry(log),
 		OnHeartbeat: d.metrics.Heartbeat, OnConflict: d.metrics.Conflict,
 	})
@@ -162,15 +173,30 @@ func (d *daemon) handler() http.Handler {
 	return pluginMux(mux, implements, d.log)
 }
 
-// connect connects the stores, retrying with backoff until it succeeds or
-// the daemon stops. A configuration mistake (bad credentials, no bucket) is
-// logged as such and retried too: the operator can fix the store side
-// without restarting the plugin, and Docker calls meanwhile fail with the
-// reason.
+// Connection retries: the pause after a failed attempt doubles from the
+// first to the last; a call that meets the store unconnected cuts it
+// short, but attempts never start closer than minConnectGap. A fixed
+// store (bucket made, keys corrected, server back) is used within
+// maxConnectBackoff, and at the first call after the fix.
+const (
+	firstConnectBackoff = 500 * time.Millisecond
+	maxConnectBackoff   = 5 * time.Second
+	minConnectGap       = 250 * time.Millisecond
+	connectTimeout      = 30 * time.Second
+)
+
+// connect connects the stores, retrying until it succeeds or the daemon
+// stops; the daemon never exits for a store it cannot reach. What is wrong
+// (endpoint down, keys refused, bucket missing, TLS mismatch) is logged as
+// an error at the first attempt and whenever it changes, and Docker calls
+// and /healthz meanwhile fail with it: the operator can fix the store side
+// without restarting the plugin.
 func (d *daemon) connect(ctx context.Context) {
-	backoff := time.Second
+	backoff := firstConnectBackoff
+	var lastCause string
 	for attempt := 1; ; attempt++ {
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		started := time.Now()
+		cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 		s, err := openStores(cctx, d.cfg, d.pool)
 		cancel()
 		if err == nil {
@@ -182,19 +208,45 @@ func (d *daemon) connect(ctx context.Context) {
 			go d.sweepUploads(ctx)
 			return
 		}
+		if ctx.Err() != nil {
+			return
+		}
 		d.data.failed(err)
 		d.meta.failed(err)
-		entry := d.log.WithError(err).WithField("retryIn", backoff)
-		if attempt == 1 || attempt%10 == 0 || errors.Is(err, store.ErrAccessDenied) && attempt < 3 {
-			entry.Error("cannot connect to the object store; Docker calls fail until it answers")
+		entry := d.log.WithError(err).WithFields(logrus.Fields{"attempt": attempt, "retryIn": backoff})
+		if cause := err.Error(); cause != lastCause || attempt%100 == 0 {
+			entry.Error("cannot connect to the object store; Docker calls fail until it answers, retrying")
+			lastCause = cause
 		} else {
 			entry.Debug("still cannot connect to the object store")
 		}
+		timer := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return
-		case <-time.After(backoff):
+		case <-timer.C:
+		case <-d.wake:
+			timer.Stop()
+			if sleepCtx(ctx, minConnectGap-time.Since(started)) != nil {
+				return
+			}
 		}
-		backoff = min(backoff*2, 30*time.Second)
+		backoff = min(backoff*2, maxConnectBackoff)
+	}
+}
+
+// sleepCtx waits for d (nothing when d <= 0) or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
