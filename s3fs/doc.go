@@ -137,8 +137,12 @@
 //     the copies whose source remains). Writes to files below it wait until
 //     it is done. A file or symlink rename is a copy and a delete (a file's
 //     changes not yet stored are stored under the old name first, unless
-//     it was never stored). A failed unlink or rename leaves the file as it
-//     was, its changes still to be stored.
+//     it was never stored). A failed unlink leaves the file as it was, its
+//     changes still to be stored. A rename whose copy failed leaves both
+//     names as they were; one whose delete of the source failed deletes
+//     its copy again when nothing was at the new name, but a file it
+//     replaced there cannot be brought back (both names then hold the
+//     moved content, and a warning is logged).
 //   - Hard links fail with EPERM; mknod of fifos, sockets and devices fails
 //     with EPERM (regular files are created); O_TMPFILE fails with
 //     EOPNOTSUPP; extended attributes cannot be set (ENOTSUP); fallocate
