@@ -63,6 +63,9 @@ type Config struct {
 	// OnRemoved, when set, is told of each entry removed through this
 	// driver, so that what is kept by its name (metrics) can go.
 	OnRemoved func(name string)
+	// Usage, when set, gives the last measured usage of an entry by its id
+	// (usage.Scanner.Get), from memory; shown in the volume's Status.
+	Usage func(id string) (registry.Usage, bool)
 }
 
 func (c Config) withDefaults() (Config, error) {
