@@ -22,6 +22,7 @@ import (
 	"github.com/s3vol/s3vol/registry"
 	"github.com/s3vol/s3vol/store"
 	"github.com/s3vol/s3vol/store/journal"
+	volusage "github.com/s3vol/s3vol/usage"
 )
 
 // Shutdown bounds: the calls in flight, then flushing and unmounting.
@@ -104,6 +105,9 @@ type daemon struct {
 	// metrics counts the stores' calls and the leases' heartbeats; they
 	// are served only when S3VOL_HTTP_ADDR is set.
 	metrics *observe.Metrics
+	// usage measures the volumes' sizes in the background, once the
+	// store is connected.
+	usage *volusage.Scanner
 }
 
 // newDaemon builds the registry and the driver over stores that connect in
@@ -141,7 +145,12 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 		Buffers:      d.pool, MetadataTTL: cfg.MetadataTTL, MountGrace: cfg.MountGrace,
 		OpTimeout: cfg.OpTimeout, CallTimeout: cfg.CallTimeout,
 		Logger: log, WrapFS: d.metrics.FUSE, OnRemoved: d.metrics.Forget,
+		Usage: func(id string) (registry.Usage, bool) { return d.usage.Get(id) },
 	})
+	if err != nil {
+		return nil, err
+	}
+	d.usage, err = volusage.New(volusage.Config{Registry: d.reg, Data: d.data, Entries: d.drv.Entries, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +189,7 @@ func (d *daemon) connect(ctx context.Context) {
 			}
 			d.log.WithFields(logrus.Fields{"data": s.data.String(), "meta": s.meta.String(), "attempts": attempt}).Info("connected to the object store")
 			go d.sweepUploads(ctx)
+			go d.usage.Run(ctx)
 			return
 		}
 		d.data.failed(err)

@@ -189,7 +189,7 @@ func (s *Scanner) load(ctx context.Context, e registry.Entry) bool {
 // scan lists the entry's keys from where its last scan stopped, one page
 // at a time, checkpointing as it goes, and records the total.
 func (s *Scanner) scan(ctx context.Context, e registry.Entry) error {
-	u, _ := s.Get(e.ID)
+	u, _ := s.Get(e.ID) // a copy: sc below is this scan's own
 	sc := u.Scan
 	if sc == nil {
 		sc = &registry.UsageScan{StartedAt: time.Now()}
@@ -205,7 +205,8 @@ func (s *Scanner) scan(ctx context.Context, e registry.Entry) error {
 		if n < s.cfg.PageSize {
 			break
 		}
-		u.Scan = sc
+		progress := *sc
+		u.Scan = &progress
 		s.set(e.ID, u)
 		if time.Since(lastSave) >= s.cfg.CheckpointEvery {
 			if err := s.cfg.Registry.SaveUsage(ctx, e.ID, u); err != nil {
@@ -230,7 +231,8 @@ func (s *Scanner) scan(ctx context.Context, e registry.Entry) error {
 const pageTimeout = time.Minute
 
 // page lists one page of keys under prefix after sc.After and adds them to
-// sc. It returns how many keys the page held.
+// sc: every file and folder object except the entry's root folder. It
+// returns how many keys the page held.
 func (s *Scanner) page(ctx context.Context, prefix string, sc *registry.UsageScan) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, pageTimeout)
 	defer cancel()
@@ -241,8 +243,10 @@ func (s *Scanner) page(ctx context.Context, prefix string, sc *registry.UsageSca
 			return n, err
 		}
 		sc.After = obj.Key
-		sc.Bytes += obj.Size
-		sc.Objects++
+		if obj.Key != prefix { // the entry's root folder is not counted
+			sc.Bytes += obj.Size
+			sc.Objects++
+		}
 		if n++; n == s.cfg.PageSize {
 			break // the next page is the next call's, after the pause
 		}
