@@ -39,7 +39,9 @@ type UsageScan struct {
 // maxUsageSize bounds what Usage reads: the record is a few hundred bytes.
 const maxUsageSize = 64 << 10
 
-func (r *Registry) usageKey(entryID string) string { return r.orgPrefix() + "usage/" + entryID + ".json" }
+func (r *Registry) usageKey(entryID string) string {
+	return r.orgPrefix() + "usage/" + entryID + ".json"
+}
 
 // Usage returns the last usage recorded for the entry with id entryID; ok
 // is false when none was.
