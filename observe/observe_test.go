@@ -23,7 +23,7 @@ import (
 // URL; it is shut down with the test.
 func serve(t *testing.T, m *Metrics, h *Health) string {
 	t.Helper()
-	shutdown, addr, err := Serve("127.0.0.1:0", Handler(m, h), logrus.New())
+	shutdown, addr, err := Serve("127.0.0.1:0", Handler(m, h, nil), logrus.New())
 	if err != nil {
 		t.Fatal(err)
 	}
