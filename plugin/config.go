@@ -60,6 +60,9 @@ type Config struct {
 	// HTTPTokenFile is the file it is read from when set.
 	HTTPToken     string
 	HTTPTokenFile string
+	// UsageInterval is how old a volume's size may get before the
+	// background scan measures it again.
+	UsageInterval time.Duration
 }
 
 // MetaPrefix is the key prefix of the registry's records when they share the
@@ -111,6 +114,7 @@ var settings = []setting{
 	{"authz-allow-unchecked", "false", "let the authorization plugin allow container creates whose body dockerd did not pass on (1 MiB or more) or that it cannot read, unchecked, instead of refusing them", setBool(func(c *Config) *bool { return &c.AuthzAllowUnchecked })},
 	{"http-addr", "", "host:port of the HTTP listener for the dashboard (/), /metrics and /healthz, e.g. 127.0.0.1:9180 (empty = off); anyone who reaches it sees the volume names: keep it on loopback or behind a firewall; an address other than loopback needs a token", setHTTPAddr},
 	{"http-token", "", "token that allows creating and deleting volumes on the dashboard, from the environment only (empty = the dashboard is read-only)", func(c *Config, v string) error { c.HTTPToken = v; return nil }},
+	{"usage-interval", "15m", "how often each volume's size is measured again by the background scan (at most 5,000 objects listed a second), at least 1s", setDuration(func(c *Config) *time.Duration { return &c.UsageInterval }, time.Second)},
 	{"http-token-file", "", "file holding the dashboard's token (instead of S3VOL_HTTP_TOKEN)", setTokenFile},
 }
 

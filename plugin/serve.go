@@ -150,7 +150,7 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.usage, err = volusage.New(volusage.Config{Registry: d.reg, Data: d.data, Entries: d.drv.Entries, Logger: log})
+	d.usage, err = volusage.New(volusage.Config{Registry: d.reg, Data: d.data, Entries: d.drv.Entries, Interval: cfg.UsageInterval, Logger: log})
 	if err != nil {
 		return nil, err
 	}
