@@ -59,11 +59,14 @@ func loopbackAddr(addr string) bool {
 func (d *daemon) gauges() observe.Gauges {
 	st := d.drv.Stats()
 	inUse, _ := d.pool.InUse()
+	stagedFiles, stagedBytes := observe.StagedOnDisk(d.cfg.CacheDir)
 	return observe.Gauges{
 		MemoryInUse:  inUse,
 		MemoryBudget: d.pool.Budget(),
 		Mounts:       st.Mounts,
 		Org:          observe.OrgUsage{Name: d.cfg.Org, Used: st.Org.Used, Limit: st.Org.Limit, Known: st.Loaded},
+		StagedFiles:  stagedFiles,
+		StagedBytes:  stagedBytes,
 	}
 }
 

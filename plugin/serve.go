@@ -180,7 +180,7 @@ func (d *daemon) connect(ctx context.Context) {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		s, err := openStores(cctx, d.cfg, d.pool)
+		s, err := openStores(cctx, d.cfg, d.pool, d.metrics.Retry)
 		cancel()
 		if err == nil {
 			d.data.set(d.metrics.Store(s.data))
