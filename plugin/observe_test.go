@@ -45,7 +45,7 @@ func startServe(t *testing.T, args []string) (*pluginClient, string, *syncBuffer
 		}
 	}
 	c := newPluginClient(t, socket)
-	listening := regexp.MustCompile(`serving metrics and health on http://([^/ ]+)/metrics`)
+	listening := regexp.MustCompile(`serving the dashboard on http://([^/ ]+)/`)
 	var base string
 	waitUntil(t, 10*time.Second, "the socket and the metrics listener to answer", func() bool {
 		if _, err := c.call("/Plugin.Activate", struct{}{}, nil); err != nil {
