@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -66,7 +67,14 @@ func TestDashboardInABrowser(t *testing.T) {
 	if usage := text("#usage"); !strings.Contains(usage, "1 of 100 volumes used") {
 		t.Errorf("usage line %q, want 1 of 100 volumes used", usage)
 	}
-	shot("dashboard.png")
+	// docker volume inspect shows the same measurement, with its time.
+	st := status(t, e.d, "seeded")
+	if st["sizeBytes"] != float64(6000) || st["objects"] != float64(3) || st["sizeMeasuredAt"] == nil ||
+		!strings.HasPrefix(fmt.Sprint(st["size"]), "5.9 KiB in 3 objects (measured ") {
+		t.Errorf("docker volume inspect's Status shows size %v, %v bytes, %v objects, measured %v; want 6000 bytes in 3 objects with the time",
+			st["size"], st["sizeBytes"], st["objects"], st["sizeMeasuredAt"])
+	}
+	shot("list.png")
 
 	// Without the token, the form is refused and nothing is created.
 	do(t, b, chromedp.SendKeys(chromedp.CSS(`#create input[name="name"]`), "nologin"), chromedp.Submit(chromedp.CSS(`#create`)),
@@ -93,6 +101,14 @@ func TestDashboardInABrowser(t *testing.T) {
 	if names := volumeNames(t, e.d, h.Driver); !contains(names, "fromform") {
 		t.Fatalf("docker volume ls shows %q, without the volume created through the form", names)
 	}
+	// A view too, which the list then shows beside its volume.
+	do(t, b, chromedp.SendKeys(chromedp.CSS(`#create input[name="name"]`), "seeded-team"),
+		chromedp.SendKeys(chromedp.CSS(`#create input[name="volume"]`), "seeded"),
+		chromedp.SendKeys(chromedp.CSS(`#create input[name="subpath"]`), "team"),
+		chromedp.Submit(chromedp.CSS(`#create`)), chromedp.WaitVisible(chromedp.CSS(`#notice`)))
+	if views := text(row + " td:nth-child(9)"); views != "seeded-team" {
+		t.Errorf("seeded's views column shows %q, want seeded-team", views)
+	}
 
 	// Deleting a volume a container has mounted shows the in-use message.
 	e.d.Must(t, "run", "-d", "--init", "--rm", "--name", "dash-holder", "--network", "none", "-v", "seeded:/data", e.d.Image, "sleep", "600")
@@ -104,6 +120,11 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Errorf("deleting a mounted volume showed %q, want the in-use message", problem)
 	}
 	shot("delete-in-use.png")
+	eventually(t, time.Minute, "every volume and view to be measured", func() bool {
+		do(t, b, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(row)))
+		return text(`tr[data-name="fromform"] td.size`) == "0 B" && text(`tr[data-name="seeded-team"] td.size`) == "0 B"
+	})
+	shot("dashboard.png") // the README's picture: docs/dashboard.png
 	if !contains(volumeNames(t, e.d, h.Driver), "seeded") {
 		t.Fatal("the mounted volume was deleted")
 	}
