@@ -145,7 +145,8 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 		Buffers:      d.pool, MetadataTTL: cfg.MetadataTTL, MountGrace: cfg.MountGrace,
 		OpTimeout: cfg.OpTimeout, CallTimeout: cfg.CallTimeout,
 		Logger: log, WrapFS: d.metrics.FUSE, OnRemoved: d.metrics.Forget,
-		Usage: func(id string) (registry.Usage, bool) { return d.usage.Get(id) },
+		Usage:       func(id string) (registry.Usage, bool) { return d.usage.Get(id) },
+		OnUnmounted: func(id string) { d.usage.Remeasure(id) },
 	})
 	if err != nil {
 		return nil, err

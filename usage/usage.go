@@ -86,6 +86,9 @@ type Scanner struct {
 	loaded map[string]bool
 	// failedAt holds when an entry's last scan (or record read) failed.
 	failedAt map[string]time.Time
+	// stale holds when each id was asked to be measured again before
+	// Interval (Remeasure); a scan that started after that clears it.
+	stale map[string]time.Time
 
 	lastPage time.Time // when the last request was made, for the pace
 }
@@ -96,7 +99,7 @@ func New(cfg Config) (*Scanner, error) {
 		return nil, fmt.Errorf("usage: Config.Registry, Config.Data and Config.Entries are required")
 	}
 	return &Scanner{cfg: cfg.withDefaults(), known: map[string]registry.Usage{},
-		loaded: map[string]bool{}, failedAt: map[string]time.Time{}}, nil
+		loaded: map[string]bool{}, failedAt: map[string]time.Time{}, stale: map[string]time.Time{}}, nil
 }
 
 // Get returns what is known of the usage of the entry with that id: the
@@ -111,6 +114,15 @@ func (s *Scanner) Get(id string) (u registry.Usage, ok bool) {
 		u.Scan = &sc
 	}
 	return u, ok
+}
+
+// Remeasure asks for the entry with that id to be measured again soon,
+// ahead of Interval: its data changed (a mount of it ended). The last
+// measurement stays shown until the new one is done.
+func (s *Scanner) Remeasure(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stale[id] = time.Now()
 }
 
 // Run measures entries until ctx ends: the one with a scan to resume
@@ -158,7 +170,7 @@ func (s *Scanner) next(ctx context.Context) (best registry.Entry, ok bool) {
 			rank, at = 3, u.Scan.StartedAt
 		case !u.Measured():
 			rank = 2
-		case now.Sub(u.MeasuredAt) >= s.cfg.Interval:
+		case now.Sub(u.MeasuredAt) >= s.cfg.Interval || s.isStale(e.ID):
 			rank = 1
 		}
 		if rank > bestRank || rank == bestRank && rank > 0 && at.Before(bestAt) {
@@ -219,9 +231,12 @@ func (s *Scanner) scan(ctx context.Context, e registry.Entry) error {
 		}
 	}
 	u = registry.Usage{Bytes: sc.Bytes, Objects: sc.Objects, MeasuredAt: time.Now()}
-	s.set(e.ID, u)
 	log.WithFields(logrus.Fields{"bytes": u.Bytes, "objects": u.Objects, "took": time.Since(sc.StartedAt).Round(time.Millisecond).String()}).Debug("measured a volume's usage")
-	if err := s.cfg.Registry.SaveUsage(ctx, e.ID, u); err != nil {
+	// Recorded first, then shown: what Get shows is in the store too,
+	// unless recording it failed.
+	err := s.cfg.Registry.SaveUsage(ctx, e.ID, u)
+	s.measured(e.ID, u, sc.StartedAt)
+	if err != nil {
 		return fmt.Errorf("recording the measurement: %w", err)
 	}
 	return nil
@@ -268,6 +283,24 @@ func (s *Scanner) set(id string, u registry.Usage) {
 	s.known[id] = u
 	delete(s.failedAt, id)
 	s.mu.Unlock()
+}
+
+// measured records a finished scan that started at startedAt: it answers a
+// Remeasure made before that, not one made while it ran.
+func (s *Scanner) measured(id string, u registry.Usage, startedAt time.Time) {
+	s.set(id, u)
+	s.mu.Lock()
+	if at, ok := s.stale[id]; ok && at.Before(startedAt) {
+		delete(s.stale, id)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Scanner) isStale(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.stale[id]
+	return ok
 }
 
 func (s *Scanner) stillListed(id string) bool {

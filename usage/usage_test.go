@@ -175,3 +175,21 @@ func TestScanResumesFromItsCheckpoint(t *testing.T) {
 		t.Fatalf("the resumed scan listed after %q, want after the checkpoint %q", second.after, third)
 	}
 }
+
+// Remeasure has an entry measured again before Interval: a file added
+// after the first measurement shows in the next one.
+func TestRemeasureAheadOfInterval(t *testing.T) {
+	e := newEnv(t)
+	first := e.put(t, 100)
+	s := e.scanner(t, e.data, func(c *Config) { c.Interval = time.Hour })
+	run(t, s, func() bool { u, _ := s.Get(e.vol.ID); return u.Measured() })
+	if u, _ := s.Get(e.vol.ID); u.Bytes != first {
+		t.Fatalf("first measurement %d bytes, want %d", u.Bytes, first)
+	}
+	ctx := context.Background()
+	if _, err := e.data.Put(ctx, e.vol.DataPrefix+"later", bytes.NewReader(make([]byte, 50)), 50, store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s.Remeasure(e.vol.ID)
+	run(t, s, func() bool { u, _ := s.Get(e.vol.ID); return u.Bytes == first+50 && u.Objects == 2 })
+}
