@@ -109,7 +109,7 @@ func runHelp(args []string, stdout io.Writer) error {
 		fs.PrintDefaults()
 		return nil
 	}
-	return usageError{fmt.Sprintf("no help for %q; commands: %s", args[0], "serve, mount, volume, org, repair")}
+	return usageError{fmt.Sprintf("no help for %q; commands: %s", args[0], "serve, mount, volume, org, repair, stats")}
 }
 
 func newFlagSet(name string, out io.Writer) *flag.FlagSet {
