@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/s3vol/s3vol/driver"
 	"github.com/s3vol/s3vol/registry"
 )
 
@@ -160,7 +161,9 @@ func (a *admin) volumeInspect(ctx context.Context, args []string) error {
 		if err == nil {
 			var leases []registry.LeaseInfo
 			if leases, err = a.reg.Leases(ctx, e.ID); err == nil {
-				out = append(out, toJSON(e, leases))
+				j := toJSON(e, leases)
+				j.Usage, err = a.usage(ctx, e)
+				out = append(out, j)
 			}
 		}
 		if err != nil {
@@ -185,6 +188,15 @@ func (a *admin) volumeInspect(ctx context.Context, args []string) error {
 	return errors.Join(errs...)
 }
 
+// usage reads the entry's last measured size (nil when none was taken).
+func (a *admin) usage(ctx context.Context, e registry.Entry) (*registry.Usage, error) {
+	u, ok, err := a.reg.Usage(ctx, e.ID)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &u, nil
+}
+
 // describe prints one entry as aligned "key: value" lines.
 func (a *admin) describe(e entryJSON) {
 	tw := tabwriter.NewWriter(a.out, 0, 0, 1, ' ', 0)
@@ -206,6 +218,11 @@ func (a *admin) describe(e entryJSON) {
 	row("Data prefix", e.DataPrefix)
 	row("Options", fmt.Sprintf("ro=%t uid=%d gid=%d mode=%s", e.Options.ReadOnly, e.Options.UID, e.Options.GID, e.Options.Mode))
 	row("Labels", formatLabels(e.Labels))
+	size := "not measured yet (the daemon measures every volume in the background)"
+	if e.Usage != nil {
+		size = driver.FormatUsage(*e.Usage)
+	}
+	row("Size", size)
 	now := time.Now()
 	if len(e.Leases) == 0 {
 		row("Mounted on", "-")
@@ -414,6 +431,8 @@ type entryJSON struct {
 	Subpath    string               `json:"subpath,omitempty"`
 	Leases     []registry.LeaseInfo `json:"leases,omitempty"`
 	Created    *bool                `json:"created,omitempty"`
+	// Usage is the last measurement of its size (inspect only).
+	Usage *registry.Usage `json:"usage,omitempty"`
 }
 
 // optionsJSON is the --json form of a volume's options: the mode as an

@@ -362,3 +362,30 @@ func TestVolumeRmSaysWhatItWaitsFor(t *testing.T) {
 		t.Fatalf("after rm returned: it said %q, data left: %v", notes.String(), dataLeft())
 	}
 }
+
+// TestAdminInspectShowsUsage: inspect shows the size the daemon's scan
+// recorded, with the time it was measured, and says when none was.
+func TestAdminInspectShowsUsage(t *testing.T) {
+	reg := adminRegistry(t)
+	mustAdmin(t, reg, "volume create data")
+	if out := mustAdmin(t, reg, "volume inspect data"); !strings.Contains(out, "Size:") || !strings.Contains(out, "not measured yet") {
+		t.Fatalf("inspect before any measurement:\n%s", out)
+	}
+	e, err := reg.Get(context.Background(), "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 6, 20, 15, 0, 0, time.UTC)
+	if err := reg.SaveUsage(context.Background(), e.ID, registry.Usage{Bytes: 3 << 20, Objects: 3, MeasuredAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustAdmin(t, reg, "volume inspect data"); !strings.Contains(out, "3.0 MiB in 3 objects (measured 2026-12-06T20:15:00Z)") {
+		t.Fatalf("inspect after a measurement:\n%s", out)
+	}
+	out := mustAdmin(t, reg, "volume inspect --json data")
+	var got []entryJSON
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 || got[0].Usage == nil ||
+		got[0].Usage.Bytes != 3<<20 || !got[0].Usage.MeasuredAt.Equal(at) {
+		t.Fatalf("inspect --json: %v\n%s", err, out)
+	}
+}

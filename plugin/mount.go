@@ -161,7 +161,7 @@ func openRegistry(ctx context.Context, cfg *Config, log *logrus.Logger, instance
 	}
 	pool := bufpool.New(cfg.Memory)
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
-	st, err := openStores(cctx, cfg, pool)
+	st, err := openStores(cctx, cfg, pool, nil)
 	cancel()
 	if err != nil {
 		return nil, stores{}, nil, err

@@ -21,6 +21,7 @@ import (
 	"github.com/s3vol/s3vol/observe"
 	"github.com/s3vol/s3vol/registry"
 	"github.com/s3vol/s3vol/store/journal"
+	volusage "github.com/s3vol/s3vol/usage"
 )
 
 // Shutdown bounds: the calls in flight, then flushing and unmounting.
@@ -114,6 +115,9 @@ type daemon struct {
 	// metrics counts the stores' calls and the leases' heartbeats; they
 	// are served only when S3VOL_HTTP_ADDR is set.
 	metrics *observe.Metrics
+	// usage measures the volumes' sizes in the background, once the
+	// store is connected.
+	usage *volusage.Scanner
 }
 
 // newDaemon builds the registry and the driver over stores that connect in
@@ -152,7 +156,13 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 		Buffers:      d.pool, MetadataTTL: cfg.MetadataTTL, MountGrace: cfg.MountGrace,
 		OpTimeout: cfg.OpTimeout, CallTimeout: cfg.CallTimeout,
 		Logger: log, WrapFS: d.metrics.FUSE, OnRemoved: d.metrics.Forget,
+		Usage:       func(id string) (registry.Usage, bool) { return d.usage.Get(id) },
+		OnUnmounted: func(id string) { d.usage.Remeasure(id) },
 	})
+	if err != nil {
+		return nil, err
+	}
+	d.usage, err = volusage.New(volusage.Config{Registry: d.reg, Data: d.data, Entries: d.drv.Entries, Interval: cfg.UsageInterval, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +207,7 @@ func (d *daemon) connect(ctx context.Context) {
 	for attempt := 1; ; attempt++ {
 		started := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, connectTimeout)
-		s, err := openStores(cctx, d.cfg, d.pool)
+		s, err := openStores(cctx, d.cfg, d.pool, d.metrics.Retry)
 		cancel()
 		if err == nil {
 			d.data.set(d.metrics.Store(s.data))
@@ -206,6 +216,7 @@ func (d *daemon) connect(ctx context.Context) {
 			}
 			d.log.WithFields(logrus.Fields{"data": s.data.String(), "meta": s.meta.String(), "attempts": attempt}).Info("connected to the object store")
 			go d.sweepUploads(ctx)
+			go d.usage.Run(ctx)
 			return
 		}
 		if ctx.Err() != nil {

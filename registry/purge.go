@@ -139,6 +139,9 @@ func (r *Registry) purgeOne(ctx context.Context, tr trashRecord) error {
 	if _, err := r.deleteAll(ctx, r.cfg.Meta, r.leasePrefix(tr.ID), false); err != nil {
 		return fmt.Errorf("registry: removing the leases of deleted %s %q: %w", tr.Kind, tr.Name, err)
 	}
+	if err := r.dropUsage(ctx, tr.ID); err != nil {
+		return fmt.Errorf("registry: removing the usage record of deleted %s %q: %w", tr.Kind, tr.Name, err)
+	}
 	if err := r.step(StepPurgeData); err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, store.NewError("connect", "", nil, err)
 	}
-	tr := &observingTransport{base: base}
+	tr := &observingTransport{base: base, retries: &retryCounter{onRetry: cfg.OnRetry}}
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:        creds,
 		Secure:       cfg.Secure,
