@@ -107,9 +107,13 @@ func (r *RangeReader) Read(ctx context.Context, dest []byte, off int64) (*Reply,
 		<-c.done
 		r.mu.Lock()
 		if c.err != nil {
+			// A failed chunk is not kept: the next read of its bytes
+			// fetches them anew rather than failing again.
+			err := c.err
+			r.dropWindow()
 			r.mu.Unlock()
 			res.Done()
-			return nil, c.err
+			return nil, err
 		}
 		n := min(end, c.end) - pos
 		res.vecs = append(res.vecs, c.buf[pos-c.off:pos-c.off+n])

@@ -188,6 +188,8 @@ func TestReaderFailures(t *testing.T) {
 	}{
 		{"a random read's GET", faultstore.Rule{Op: faultstore.OpGet}, false},
 		{"a random read's body", faultstore.Rule{Op: faultstore.OpRead, AfterBytes: 100}, false},
+		{"a read-ahead GET", faultstore.Rule{Op: faultstore.OpGet}, true},
+		{"a read-ahead body", faultstore.Rule{Op: faultstore.OpRead, AfterBytes: 100}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := newRig(t, 64<<20)
