@@ -11,6 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/s3vol/s3vol/s3fs/content"
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -364,8 +365,8 @@ func (n *fileNode) movedTo(rel string, obj store.Object) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
-	if st, ok := n.local.(*staged); ok {
-		st.base.key, st.base.etag = key, obj.ETag
+	if st, ok := n.local.(*content.Staged); ok {
+		st.BaseCopied(key, obj.ETag)
 	}
 	n.version++
 }
