@@ -29,9 +29,10 @@ install: build
 
 # Runs the daemon in the foreground as a legacy plugin on
 # /run/docker/plugins/s3vol.sock (needs root for FUSE). Settings come from
-# S3VOL_* environment variables; see README.md. Metrics and health are
-# served on loopback, http://127.0.0.1:9180/metrics and /healthz
-# (S3VOL_HTTP_ADDR= make run turns them off).
+# S3VOL_* environment variables; see README.md. The dashboard, metrics and
+# health are served on loopback, http://127.0.0.1:9180/, /metrics and
+# /healthz (S3VOL_HTTP_ADDR= make run turns them off; the dashboard is
+# read-only unless S3VOL_HTTP_TOKEN is set).
 S3VOL_HTTP_ADDR ?= 127.0.0.1:9180
 run: build
 	S3VOL_HTTP_ADDR='$(S3VOL_HTTP_ADDR)' ./$(BIN) serve

@@ -66,6 +66,12 @@ type Config struct {
 	// OnRemoved, when set, is told of each entry removed through this
 	// driver, so that what is kept by its name (metrics) can go.
 	OnRemoved func(name string)
+	// Usage, when set, gives the last measured usage of an entry by its id
+	// (usage.Scanner.Get), from memory; shown in the volume's Status.
+	Usage func(id string) (registry.Usage, bool)
+	// OnUnmounted, when set, is told of each entry this host has unmounted
+	// (its data may have changed: usage.Scanner.Remeasure).
+	OnUnmounted func(id string)
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -39,8 +39,16 @@ func mountError(name, step string, err error) error {
 	return fmt.Errorf("s3vol could not mount volume %q: %s: %s", name, step, storeHint(err))
 }
 
+// storeHint leads with what is wrong with the store. A store that is not
+// connected (wrong endpoint, keys or bucket at start-up) gives the cause
+// of that alone: which call met it does not help the user.
 func storeHint(err error) string {
+	var ce *store.ConnectError
 	switch {
+	case errors.As(err, &ce):
+		return fmt.Sprintf("s3vol is not connected to the object store (it keeps retrying): %v", ce.Err)
+	case errors.Is(err, store.ErrNoBucket):
+		return fmt.Sprintf("the object store's bucket does not exist (create it or correct the bucket setting): %v", err)
 	case errors.Is(err, store.ErrAccessDenied):
 		return fmt.Sprintf("the object store refused the credentials (check S3VOL_CREDENTIALS_FILE or the access keys): %v", err)
 	case errors.Is(err, store.ErrUnavailable):

@@ -280,6 +280,9 @@ func (d *Driver) teardownMount(m *mount, inUse bool) {
 	d.mu.Unlock()
 	close(m.gone)
 	log.Info("unmounted")
+	if d.cfg.OnUnmounted != nil {
+		d.cfg.OnUnmounted(m.entry.ID)
+	}
 }
 
 // mountpoint returns the entry's mountpoint if it is mounted on this host.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/docker/go-plugins-helpers/volume"
+	"github.com/dustin/go-humanize"
 
 	"github.com/s3vol/s3vol/registry"
 )
@@ -41,6 +42,14 @@ func (d *Driver) status(e registry.Entry) map[string]any {
 	}
 	if e.Reason != "" {
 		s["reason"] = e.Reason
+	}
+	if u, ok := d.usage(e.ID); ok && u.Measured() {
+		s["size"] = FormatUsage(u)
+		s["sizeBytes"] = u.Bytes
+		s["objects"] = u.Objects
+		s["sizeMeasuredAt"] = u.MeasuredAt.UTC().Format(time.RFC3339)
+	} else {
+		s["size"] = FormatUsage(u)
 	}
 	if e.CreatedBy != "" {
 		s["createdBy"] = e.CreatedBy
@@ -81,4 +90,24 @@ func (d *Driver) mountedOn(e registry.Entry) string {
 	}
 	sort.Strings(hosts)
 	return strings.Join(hosts, ", ")
+}
+
+// usage is the entry's last measured usage, from Config.Usage.
+func (d *Driver) usage(id string) (registry.Usage, bool) {
+	if d.cfg.Usage == nil {
+		return registry.Usage{}, false
+	}
+	return d.cfg.Usage(id)
+}
+
+// FormatUsage says how much data an entry holds, and when that was
+// measured: "1.5 MiB in 3 objects (measured 2026-12-06T20:15:00Z)".
+func FormatUsage(u registry.Usage) string {
+	if !u.Measured() {
+		if u.Scan != nil {
+			return fmt.Sprintf("being measured (%s in %d objects so far)", humanize.IBytes(uint64(u.Scan.Bytes)), u.Scan.Objects)
+		}
+		return "not measured yet"
+	}
+	return fmt.Sprintf("%s in %d objects (measured %s)", humanize.IBytes(uint64(u.Bytes)), u.Objects, u.MeasuredAt.UTC().Format(time.RFC3339))
 }

@@ -98,74 +98,54 @@ type meteredFS struct {
 	c *fuseCounters
 }
 
-func (m *meteredFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+// timed runs one request of op through call and records it. The requests
+// that answer only a status go through it; those that also return data
+// (read, write, readlink, copy_file_range) are written out below.
+func (m *meteredFS) timed(op string, call func() fuse.Status) fuse.Status {
 	start := time.Now()
-	st := m.RawFileSystem.Lookup(cancel, h, name, out)
-	m.c.done("lookup", start, st)
+	st := call()
+	m.c.done(op, start, st)
 	return st
+}
+
+func (m *meteredFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	return m.timed("lookup", func() fuse.Status { return m.RawFileSystem.Lookup(cancel, h, name, out) })
 }
 
 func (m *meteredFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.GetAttr(cancel, in, out)
-	m.c.done("getattr", start, st)
-	return st
+	return m.timed("getattr", func() fuse.Status { return m.RawFileSystem.GetAttr(cancel, in, out) })
 }
 
 func (m *meteredFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.SetAttr(cancel, in, out)
-	m.c.done("setattr", start, st)
-	return st
+	return m.timed("setattr", func() fuse.Status { return m.RawFileSystem.SetAttr(cancel, in, out) })
 }
 
 func (m *meteredFS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.Mknod(cancel, in, name, out)
-	m.c.done("mknod", start, st)
-	return st
+	return m.timed("mknod", func() fuse.Status { return m.RawFileSystem.Mknod(cancel, in, name, out) })
 }
 
 func (m *meteredFS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.Mkdir(cancel, in, name, out)
-	m.c.done("mkdir", start, st)
-	return st
+	return m.timed("mkdir", func() fuse.Status { return m.RawFileSystem.Mkdir(cancel, in, name, out) })
 }
 
 func (m *meteredFS) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.Unlink(cancel, h, name)
-	m.c.done("unlink", start, st)
-	return st
+	return m.timed("unlink", func() fuse.Status { return m.RawFileSystem.Unlink(cancel, h, name) })
 }
 
 func (m *meteredFS) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.Rmdir(cancel, h, name)
-	m.c.done("rmdir", start, st)
-	return st
+	return m.timed("rmdir", func() fuse.Status { return m.RawFileSystem.Rmdir(cancel, h, name) })
 }
 
 func (m *meteredFS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.Rename(cancel, in, oldName, newName)
-	m.c.done("rename", start, st)
-	return st
+	return m.timed("rename", func() fuse.Status { return m.RawFileSystem.Rename(cancel, in, oldName, newName) })
 }
 
 func (m *meteredFS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.Link(cancel, in, name, out)
-	m.c.done("link", start, st)
-	return st
+	return m.timed("link", func() fuse.Status { return m.RawFileSystem.Link(cancel, in, name, out) })
 }
 
 func (m *meteredFS) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.Symlink(cancel, h, target, name, out)
-	m.c.done("symlink", start, st)
-	return st
+	return m.timed("symlink", func() fuse.Status { return m.RawFileSystem.Symlink(cancel, h, target, name, out) })
 }
 
 func (m *meteredFS) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.Status) {
@@ -176,17 +156,11 @@ func (m *meteredFS) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, 
 }
 
 func (m *meteredFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.Create(cancel, in, name, out)
-	m.c.done("create", start, st)
-	return st
+	return m.timed("create", func() fuse.Status { return m.RawFileSystem.Create(cancel, in, name, out) })
 }
 
 func (m *meteredFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.Open(cancel, in, out)
-	m.c.done("open", start, st)
-	return st
+	return m.timed("open", func() fuse.Status { return m.RawFileSystem.Open(cancel, in, out) })
 }
 
 // Read counts the bytes the answer holds.
@@ -222,17 +196,11 @@ func (m *meteredFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]by
 }
 
 func (m *meteredFS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.Flush(cancel, in)
-	m.c.done("flush", start, st)
-	return st
+	return m.timed("flush", func() fuse.Status { return m.RawFileSystem.Flush(cancel, in) })
 }
 
 func (m *meteredFS) Fsync(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.Fsync(cancel, in)
-	m.c.done("fsync", start, st)
-	return st
+	return m.timed("fsync", func() fuse.Status { return m.RawFileSystem.Fsync(cancel, in) })
 }
 
 func (m *meteredFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
@@ -242,38 +210,23 @@ func (m *meteredFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
 }
 
 func (m *meteredFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.OpenDir(cancel, in, out)
-	m.c.done("opendir", start, st)
-	return st
+	return m.timed("opendir", func() fuse.Status { return m.RawFileSystem.OpenDir(cancel, in, out) })
 }
 
 func (m *meteredFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.ReadDir(cancel, in, out)
-	m.c.done("readdir", start, st)
-	return st
+	return m.timed("readdir", func() fuse.Status { return m.RawFileSystem.ReadDir(cancel, in, out) })
 }
 
 func (m *meteredFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.ReadDirPlus(cancel, in, out)
-	m.c.done("readdir", start, st)
-	return st
+	return m.timed("readdir", func() fuse.Status { return m.RawFileSystem.ReadDirPlus(cancel, in, out) })
 }
 
 func (m *meteredFS) StatFs(cancel <-chan struct{}, h *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.StatFs(cancel, h, out)
-	m.c.done("statfs", start, st)
-	return st
+	return m.timed("statfs", func() fuse.Status { return m.RawFileSystem.StatFs(cancel, h, out) })
 }
 
 func (m *meteredFS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Status {
-	start := time.Now()
-	st := m.RawFileSystem.Fallocate(cancel, in)
-	m.c.done("fallocate", start, st)
-	return st
+	return m.timed("fallocate", func() fuse.Status { return m.RawFileSystem.Fallocate(cancel, in) })
 }
 
 func (m *meteredFS) CopyFileRange(cancel <-chan struct{}, in *fuse.CopyFileRangeIn) (uint32, fuse.Status) {

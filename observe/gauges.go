@@ -11,6 +11,11 @@ type Gauges struct {
 	// mounted on this host, by its name.
 	Mounts map[string]int
 	Org    OrgUsage
+	// StagedFiles and StagedBytes are the local files the mounts hold
+	// (staging, spill, read-ahead) and the disk space they take (see
+	// StagedOnDisk).
+	StagedFiles int
+	StagedBytes int64
 }
 
 // OrgUsage is an organization's volume count against its limit.
@@ -30,6 +35,10 @@ var (
 		"1 for each volume or view mounted on this host.", []string{"volume"}, nil)
 	mountUsesDesc = prometheus.NewDesc(namespace+"_mount_uses",
 		"Uses (containers) of each volume or view mounted on this host.", []string{"volume"}, nil)
+	stagedFilesDesc = prometheus.NewDesc(namespace+"_staged_files",
+		"Local files the mounts hold open: staging files of files modified in place, spilled upload parts, read-ahead.", nil, nil)
+	stagedBytesDesc = prometheus.NewDesc(namespace+"_staged_bytes",
+		"Disk space taken by the mounts' local files (S3VOL_CACHE_DIR).", nil, nil)
 	orgUsedDesc = prometheus.NewDesc(namespace+"_org_volumes",
 		"Volumes of the organization, every state.", []string{"org"}, nil)
 	orgLimitDesc = prometheus.NewDesc(namespace+"_org_volume_limit",
@@ -46,7 +55,7 @@ func (m *Metrics) Watch(read func() Gauges) {
 }
 
 func (c gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{memoryInUseDesc, memoryBudgetDesc, mountsDesc, mountUsesDesc, orgUsedDesc, orgLimitDesc} {
+	for _, d := range []*prometheus.Desc{memoryInUseDesc, memoryBudgetDesc, stagedFilesDesc, stagedBytesDesc, mountsDesc, mountUsesDesc, orgUsedDesc, orgLimitDesc} {
 		ch <- d
 	}
 }
@@ -55,6 +64,8 @@ func (c gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 	g := c.read()
 	ch <- prometheus.MustNewConstMetric(memoryInUseDesc, prometheus.GaugeValue, float64(g.MemoryInUse))
 	ch <- prometheus.MustNewConstMetric(memoryBudgetDesc, prometheus.GaugeValue, float64(g.MemoryBudget))
+	ch <- prometheus.MustNewConstMetric(stagedFilesDesc, prometheus.GaugeValue, float64(g.StagedFiles))
+	ch <- prometheus.MustNewConstMetric(stagedBytesDesc, prometheus.GaugeValue, float64(g.StagedBytes))
 	for name, uses := range g.Mounts {
 		ch <- prometheus.MustNewConstMetric(mountsDesc, prometheus.GaugeValue, 1, name)
 		ch <- prometheus.MustNewConstMetric(mountUsesDesc, prometheus.GaugeValue, float64(uses), name)

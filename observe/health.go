@@ -128,13 +128,22 @@ func (h *Health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 const probeKey = "s3vol-healthz-probe"
 
 // StoreCheck checks that st answers: a HEAD of a key that need not exist,
-// so "not found" is an answer too.
+// so "not found" is an answer too. A failure says what is wrong: not
+// connected (and why), the bucket missing, the keys refused, or no answer.
 func StoreCheck(name string, st store.Store) Check {
 	return Check{Name: name, Probe: func(ctx context.Context) error {
 		_, err := st.Stat(ctx, probeKey)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("%s does not answer: %w", st, err)
+		var ce *store.ConnectError
+		switch {
+		case err == nil || errors.Is(err, store.ErrNotFound):
+			return nil
+		case errors.As(err, &ce):
+			return fmt.Errorf("%s: not connected: %v", st, ce.Err)
+		case errors.Is(err, store.ErrNoBucket):
+			return fmt.Errorf("%s: the bucket does not exist: %w", st, err)
+		case errors.Is(err, store.ErrAccessDenied):
+			return fmt.Errorf("%s refused the credentials: %w", st, err)
 		}
-		return nil
+		return fmt.Errorf("%s does not answer: %w", st, err)
 	}}
 }

@@ -20,6 +20,8 @@ type Metrics struct {
 	s3Duration      *prometheus.HistogramVec
 	s3BytesSent     prometheus.Counter
 	s3BytesReceived prometheus.Counter
+	s3Retries       prometheus.Counter
+	uploadsInFlight prometheus.Gauge
 	heartbeats      *prometheus.CounterVec
 	conflicts       prometheus.Counter
 	fuse            fuseMetrics
@@ -48,6 +50,14 @@ func New() *Metrics {
 			Namespace: namespace, Subsystem: "s3", Name: "received_bytes_total",
 			Help: "Bytes read from object bodies.",
 		}),
+		s3Retries: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "s3", Name: "retries_total",
+			Help: "Object-store requests sent again after a failure (no answer, 5xx, throttling), and GET bodies resumed after being cut off.",
+		}),
+		uploadsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "s3", Name: "uploads_in_flight",
+			Help: "Uploads under way: puts being sent and multipart uploads started and not yet completed or aborted.",
+		}),
 		heartbeats: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: "lease", Name: "heartbeats_total",
 			Help: "Mount lease renewals by outcome (ok, failed).",
@@ -59,7 +69,7 @@ func New() *Metrics {
 		fuse: newFUSEMetrics(),
 	}
 	m.reg.MustRegister(m.fuse.collectors()...)
-	m.reg.MustRegister(m.s3Requests, m.s3Duration, m.s3BytesSent, m.s3BytesReceived, m.heartbeats, m.conflicts,
+	m.reg.MustRegister(m.s3Requests, m.s3Duration, m.s3BytesSent, m.s3BytesReceived, m.s3Retries, m.uploadsInFlight, m.heartbeats, m.conflicts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Both outcomes are exported from the start, so a rate over failures
 	// works before the first one.
@@ -77,6 +87,10 @@ func (m *Metrics) Heartbeat(err error) {
 	}
 	m.heartbeats.WithLabelValues(outcome).Inc()
 }
+
+// Retry counts one retry of an object-store request. It suits
+// s3store.Config.OnRetry.
+func (m *Metrics) Retry() { m.s3Retries.Inc() }
 
 // Conflict counts one lost compare-and-swap of the registry's index. It
 // suits registry.Config.OnConflict.

@@ -23,7 +23,7 @@ import (
 // URL; it is shut down with the test.
 func serve(t *testing.T, m *Metrics, h *Health) string {
 	t.Helper()
-	shutdown, addr, err := Serve("127.0.0.1:0", Handler(m, h), logrus.New())
+	shutdown, addr, err := Serve("127.0.0.1:0", Handler(m, h, nil), logrus.New())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,5 +254,52 @@ func TestHealthNeverHangs(t *testing.T) {
 	}
 	if n := started.Load(); n != 1 {
 		t.Errorf("the deaf probe ran %d times for one request, want 1", n)
+	}
+}
+
+// Uploads in flight: a multipart upload counts from its start until it is
+// completed or aborted (once, even when a failed complete is aborted);
+// retries reported by the backend are counted.
+func TestUploadsInFlightAndRetries(t *testing.T) {
+	m := New()
+	faults := faultstore.New(newLocal(t))
+	st := m.Store(faults)
+	base := serve(t, m, NewHealth())
+	ctx := context.Background()
+	inFlight := func() float64 { return value(t, scrape(t, base), "s3vol_s3_uploads_in_flight") }
+
+	a, err := st.NewMultipart(ctx, "vol/a", store.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := st.NewMultipart(ctx, "vol/b", store.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := inFlight(); got != 2 {
+		t.Fatalf("uploads in flight with two open = %v, want 2", got)
+	}
+	if err := a.UploadPart(ctx, 1, strings.NewReader("x"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Complete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	faults.Add(faultstore.Rule{Op: faultstore.OpComplete, Times: 1, Err: store.ErrUnavailable})
+	if _, err := b.Complete(ctx); err == nil {
+		t.Fatal("complete with a fault succeeded")
+	}
+	if got := inFlight(); got != 1 {
+		t.Fatalf("uploads in flight after one completed and one failed to = %v, want 1", got)
+	}
+	b.Abort(ctx)
+	b.Abort(ctx)
+	if got := inFlight(); got != 0 {
+		t.Fatalf("uploads in flight after completing and aborting both = %v, want 0", got)
+	}
+	m.Retry()
+	m.Retry()
+	if got := value(t, scrape(t, base), "s3vol_s3_retries_total"); got != 2 {
+		t.Fatalf("retries = %v, want 2", got)
 	}
 }

@@ -11,11 +11,15 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// Handler routes /metrics and /healthz. Any other path is not found.
-func Handler(m *Metrics, h *Health) http.Handler {
+// Handler routes /metrics and /healthz, and every other path to root (the
+// dashboard); with root nil, any other path is not found.
+func Handler(m *Metrics, h *Health, root http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	mux.Handle("GET /healthz", h)
+	if root != nil {
+		mux.Handle("/", root)
+	}
 	return mux
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"sync"
 	"time"
 
 	"github.com/s3vol/s3vol/store"
@@ -35,6 +36,7 @@ var outcomes = []struct {
 	label string
 }{
 	{store.ErrNotFound, "not_found"},
+	{store.ErrNoBucket, "no_bucket"},
 	{store.ErrPreconditionFailed, "precondition_failed"},
 	{store.ErrAccessDenied, "access_denied"},
 	{store.ErrUnavailable, "unavailable"},
@@ -94,7 +96,9 @@ func (s *meteredStore) Get(ctx context.Context, key string, opts store.GetOption
 
 func (s *meteredStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts store.PutOptions) (store.Object, error) {
 	start := time.Now()
+	s.m.uploadsInFlight.Inc()
 	obj, err := s.inner.Put(ctx, key, r, size, opts)
+	s.m.uploadsInFlight.Dec()
 	s.m.done(opPut, start, err)
 	if err == nil {
 		s.m.s3BytesSent.Add(float64(obj.Size))
@@ -109,6 +113,7 @@ func (s *meteredStore) NewMultipart(ctx context.Context, key string, opts store.
 	if err != nil {
 		return nil, err
 	}
+	s.m.uploadsInFlight.Inc()
 	return &meteredMultipart{inner: mp, m: s.m}, nil
 }
 
@@ -180,6 +185,15 @@ func (b *countingBody) Read(p []byte) (int, error) {
 type meteredMultipart struct {
 	inner store.Multipart
 	m     *Metrics
+	ended sync.Once // the upload left the in-flight gauge
+}
+
+// end takes the upload off the in-flight gauge once it is completed or
+// aborted (a failed Complete may be followed by an Abort).
+func (mp *meteredMultipart) end(err error) {
+	if err == nil {
+		mp.ended.Do(mp.m.uploadsInFlight.Dec)
+	}
 }
 
 // UploadID forwards the wrapped upload's id (store.IdentifiedUpload).
@@ -206,6 +220,7 @@ func (mp *meteredMultipart) Complete(ctx context.Context) (store.Object, error) 
 	start := time.Now()
 	obj, err := mp.inner.Complete(ctx)
 	mp.m.done(opComplete, start, err)
+	mp.end(err)
 	return obj, err
 }
 
@@ -213,6 +228,7 @@ func (mp *meteredMultipart) Abort(ctx context.Context) error {
 	start := time.Now()
 	err := mp.inner.Abort(ctx)
 	mp.m.done(opAbort, start, err)
+	mp.end(nil) // even a failed abort ends the upload for this process
 	return err
 }
 

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/s3vol/s3vol/driver"
 	"github.com/s3vol/s3vol/registry"
 )
 
@@ -33,11 +34,12 @@ const adminUsage = `Admin commands (the registry without Docker, against the con
 // ("volume", "org" or "repair"), then its subcommand and arguments; flags
 // may come before or after the names. Output goes to stdout: tables, or JSON
 // with --json.
-func runAdmin(ctx context.Context, args []string, reg *registry.Registry, stdout io.Writer) error {
+// What a command waits for goes to stderr.
+func runAdmin(ctx context.Context, args []string, reg *registry.Registry, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return adminUsageErr("no admin command given; commands: volume, org, repair")
 	}
-	a := &admin{reg: reg, out: stdout}
+	a := &admin{reg: reg, out: stdout, notes: stderr}
 	switch args[0] {
 	case "volume", "volumes":
 		return a.volume(ctx, args[1:])
@@ -52,8 +54,9 @@ func runAdmin(ctx context.Context, args []string, reg *registry.Registry, stdout
 func adminUsageErr(msg string) error { return usageError{msg + "\n\n" + adminUsage} }
 
 type admin struct {
-	reg *registry.Registry
-	out io.Writer
+	reg   *registry.Registry
+	out   io.Writer
+	notes io.Writer // what the command waits for
 }
 
 func (a *admin) volume(ctx context.Context, args []string) error {
@@ -158,7 +161,9 @@ func (a *admin) volumeInspect(ctx context.Context, args []string) error {
 		if err == nil {
 			var leases []registry.LeaseInfo
 			if leases, err = a.reg.Leases(ctx, e.ID); err == nil {
-				out = append(out, toJSON(e, leases))
+				j := toJSON(e, leases)
+				j.Usage, err = a.usage(ctx, e)
+				out = append(out, j)
 			}
 		}
 		if err != nil {
@@ -183,6 +188,15 @@ func (a *admin) volumeInspect(ctx context.Context, args []string) error {
 	return errors.Join(errs...)
 }
 
+// usage reads the entry's last measured size (nil when none was taken).
+func (a *admin) usage(ctx context.Context, e registry.Entry) (*registry.Usage, error) {
+	u, ok, err := a.reg.Usage(ctx, e.ID)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &u, nil
+}
+
 // describe prints one entry as aligned "key: value" lines.
 func (a *admin) describe(e entryJSON) {
 	tw := tabwriter.NewWriter(a.out, 0, 0, 1, ' ', 0)
@@ -204,6 +218,11 @@ func (a *admin) describe(e entryJSON) {
 	row("Data prefix", e.DataPrefix)
 	row("Options", fmt.Sprintf("ro=%t uid=%d gid=%d mode=%s", e.Options.ReadOnly, e.Options.UID, e.Options.GID, e.Options.Mode))
 	row("Labels", formatLabels(e.Labels))
+	size := "not measured yet (the daemon measures every volume in the background)"
+	if e.Usage != nil {
+		size = driver.FormatUsage(*e.Usage)
+	}
+	row("Size", size)
 	now := time.Now()
 	if len(e.Leases) == 0 {
 		row("Mounted on", "-")
@@ -241,8 +260,18 @@ func (a *admin) volumeRm(ctx context.Context, args []string) error {
 		fmt.Fprintln(a.out, name)
 	}
 	// The data goes in the background; this process must not exit first.
+	// A purge put off for a lease that had expired may wait more than a
+	// minute: say so. Leaving it to the background would leave it to the
+	// next daemon start, which may be far off.
+	putOff := a.reg.PutOffPurges()
+	for _, p := range putOff {
+		fmt.Fprintf(a.notes, "s3vol: waiting until %s (in %s) to remove the data of %q: a host's mount lease on it had expired, and a write that host had in flight may land until then; Ctrl-C stops waiting and leaves the removal to the next start of an s3vol daemon of this organization\n",
+			p.At.Local().Format(time.TimeOnly), time.Until(p.At).Round(time.Second), p.Name)
+	}
 	if err := a.reg.WaitPurges(ctx); err != nil {
 		errs = append(errs, err)
+	} else if len(putOff) > 0 {
+		fmt.Fprintln(a.notes, "s3vol: data removed")
 	}
 	return errors.Join(errs...)
 }
@@ -402,6 +431,8 @@ type entryJSON struct {
 	Subpath    string               `json:"subpath,omitempty"`
 	Leases     []registry.LeaseInfo `json:"leases,omitempty"`
 	Created    *bool                `json:"created,omitempty"`
+	// Usage is the last measurement of its size (inspect only).
+	Usage *registry.Usage `json:"usage,omitempty"`
 }
 
 // optionsJSON is the --json form of a volume's options: the mode as an

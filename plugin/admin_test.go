@@ -43,7 +43,7 @@ func runAdminLine(t *testing.T, reg *registry.Registry, line string) (string, er
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	err := runAdmin(ctx, strings.Fields(line), reg, &out)
+	err := runAdmin(ctx, strings.Fields(line), reg, &out, io.Discard)
 	return out.String(), err
 }
 
@@ -288,5 +288,104 @@ func TestAdminLabels(t *testing.T) {
 	out := mustAdmin(t, reg, "volume inspect v")
 	if !strings.Contains(out, "Labels:       env=prod, team=web") {
 		t.Errorf("inspect does not show both labels:\n%s", out)
+	}
+}
+
+// `s3vol volume rm` of a volume whose holder died with its lease waits a
+// lease TTL and a margin before it removes the data (a write of that
+// holder may still land); it says so, with until when, as it waits, and
+// says when the data is gone (issue 13, leftover of 6).
+func TestVolumeRmSaysWhatItWaitsFor(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("S3VOL_STATE_DIR", filepath.Join(dir, "state"))
+	t.Setenv("S3VOL_LEASE_TTL", "5s")
+	ctx := context.Background()
+	var out, errs syncBuffer
+	if err := run(ctx, []string{"volume", "create", "orphan"}, &out, &errs); err != nil {
+		t.Fatalf("volume create: %v\n%s", err, errs.String())
+	}
+	// A process that dies holding a mount lease on it.
+	cfg, _, err := parseConfig(newFlagSet("test", io.Discard), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _, _, err := openRegistry(ctx, cfg, newLogger(io.Discard, logrus.InfoLevel), "dead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, err := reg.Acquire(ctx, "orphan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := lease.Entry().DataPrefix
+	reg.Close()
+	storeDir := filepath.Join(dir, "state", "store", "s3vol")
+	dataLeft := func() bool {
+		for _, k := range localKeys(t, storeDir) {
+			if strings.HasPrefix(k, prefix) {
+				return true
+			}
+		}
+		return false
+	}
+	if !dataLeft() {
+		t.Fatalf("no data under %s to begin with", prefix)
+	}
+
+	var notes syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		for { // refused while the lease lives
+			err := run(ctx, []string{"volume", "rm", "orphan"}, io.Discard, &notes)
+			if err == nil || !strings.Contains(err.Error(), "in use") {
+				done <- err
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	waitUntil(t, time.Minute, "rm to say what it waits for", func() bool {
+		return strings.Contains(notes.String(), `to remove the data of "orphan": a host's mount lease on it had expired`)
+	})
+	if !strings.Contains(notes.String(), "s3vol: waiting until ") || !dataLeft() {
+		t.Fatalf("rm said %q, with the data left: %v; want it to say until when it waits, before the data goes", notes.String(), dataLeft())
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("volume rm: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("volume rm did not return within a minute")
+	}
+	if !strings.HasSuffix(notes.String(), "s3vol: data removed\n") || dataLeft() {
+		t.Fatalf("after rm returned: it said %q, data left: %v", notes.String(), dataLeft())
+	}
+}
+
+// TestAdminInspectShowsUsage: inspect shows the size the daemon's scan
+// recorded, with the time it was measured, and says when none was.
+func TestAdminInspectShowsUsage(t *testing.T) {
+	reg := adminRegistry(t)
+	mustAdmin(t, reg, "volume create data")
+	if out := mustAdmin(t, reg, "volume inspect data"); !strings.Contains(out, "Size:") || !strings.Contains(out, "not measured yet") {
+		t.Fatalf("inspect before any measurement:\n%s", out)
+	}
+	e, err := reg.Get(context.Background(), "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 6, 20, 15, 0, 0, time.UTC)
+	if err := reg.SaveUsage(context.Background(), e.ID, registry.Usage{Bytes: 3 << 20, Objects: 3, MeasuredAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustAdmin(t, reg, "volume inspect data"); !strings.Contains(out, "3.0 MiB in 3 objects (measured 2026-12-06T20:15:00Z)") {
+		t.Fatalf("inspect after a measurement:\n%s", out)
+	}
+	out := mustAdmin(t, reg, "volume inspect --json data")
+	var got []entryJSON
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 || got[0].Usage == nil ||
+		got[0].Usage.Bytes != 3<<20 || !got[0].Usage.MeasuredAt.Equal(at) {
+		t.Fatalf("inspect --json: %v\n%s", err, out)
 	}
 }

@@ -23,7 +23,7 @@ func runAdminCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	defer reg.Close()
 	cmd := append([]string{args[0]}, extra...)
-	return runAdmin(ctx, append(cmd, rest...), reg, stdout)
+	return runAdmin(ctx, append(cmd, rest...), reg, stdout, stderr)
 }
 
 // splitConfigFlags takes the configuration flags (--org acme, --org=acme,

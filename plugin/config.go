@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -56,6 +57,13 @@ type Config struct {
 	// HTTPAddr is the host:port of the metrics and health listener; ""
 	// turns it off.
 	HTTPAddr string
+	// HTTPToken allows changes through the dashboard ("" = read-only);
+	// HTTPTokenFile is the file it is read from when set.
+	HTTPToken     string
+	HTTPTokenFile string
+	// UsageInterval is how old a volume's size may get before the
+	// background scan measures it again.
+	UsageInterval time.Duration
 }
 
 // MetaPrefix is the key prefix of the registry's records when they share the
@@ -106,14 +114,17 @@ var settings = []setting{
 	{"log-format", logText, "log lines: " + logText + " (logfmt with timestamps) or " + logDockerd + " (for dockerd's log of a managed plugin: the level first, no timestamp or quotes, errors on stderr)", setLogFormat},
 	{"authz", "true", "also serve the authorization plugin on the socket (dockerd calls it only when started with --authorization-plugin)", setBool(func(c *Config) *bool { return &c.Authz })},
 	{"authz-allow-unchecked", "false", "let the authorization plugin allow container creates whose body dockerd did not pass on (1 MiB or more) or that it cannot read, unchecked, instead of refusing them", setBool(func(c *Config) *bool { return &c.AuthzAllowUnchecked })},
-	{"http-addr", "", "host:port of the HTTP listener for /metrics and /healthz, e.g. 127.0.0.1:9180 (empty = off); anyone who reaches it sees the volume names: keep it on loopback or behind a firewall", setHTTPAddr},
+	{"http-addr", "", "host:port of the HTTP listener for the dashboard (/), /metrics and /healthz, e.g. 127.0.0.1:9180 (empty = off); anyone who reaches it sees the volume names: keep it on loopback or behind a firewall; an address other than loopback needs a token", setHTTPAddr},
+	{"http-token", "", "token that allows creating and deleting volumes on the dashboard, from the environment only (empty = the dashboard is read-only)", func(c *Config, v string) error { c.HTTPToken = v; return nil }},
+	{"usage-interval", "15m", "how often each volume's size is measured again by the background scan (at most 5,000 objects listed a second), at least 1s", setDuration(func(c *Config) *time.Duration { return &c.UsageInterval }, time.Second)},
+	{"http-token-file", "", "file holding the dashboard's token (instead of S3VOL_HTTP_TOKEN)", setTokenFile},
 }
 
 // environmentOnly are the settings that hold a secret: a command line is
 // readable by every user of the host (/proc/PID/cmdline, ps), so their
 // flags exist only to refuse them with a message saying where the secret
 // goes instead.
-var environmentOnly = map[string]bool{"secret-key": true}
+var environmentOnly = map[string]bool{"secret-key": true, "http-token": true}
 
 // EnvNames lists the environment variables the daemon reads, in order.
 func EnvNames() []string {
@@ -182,6 +193,10 @@ func (cf *configFlags) resolve(getenv func(string) string) (*Config, error) {
 
 // secretFlagError refuses a secret given as a flag, without echoing it.
 func secretFlagError(s setting) error {
+	if s.flag == "http-token" {
+		return usageError{fmt.Sprintf("--%s is refused: a command line is readable by every user of the host (ps, /proc/PID/cmdline); "+
+			"put the token in the environment variable %s or in a file named by --http-token-file (S3VOL_HTTP_TOKEN_FILE)", s.flag, s.Env())}
+	}
 	return usageError{fmt.Sprintf("--%s is refused: a command line is readable by every user of the host (ps, /proc/PID/cmdline); "+
 		"put the secret in the credentials file (S3VOL_CREDENTIALS_FILE, --credentials-file, default /etc/s3vol/credentials, mode 0600) "+
 		"or in the environment variable %s", s.flag, s.Env())}
@@ -349,6 +364,31 @@ func setAbsPath(field func(*Config) *string) func(*Config, string) error {
 		*field(c) = filepath.Clean(v)
 		return nil
 	}
+}
+
+func setTokenFile(c *Config, v string) error {
+	if v == "" {
+		c.HTTPTokenFile = ""
+		return nil
+	}
+	return setAbsPath(func(c *Config) *string { return &c.HTTPTokenFile })(c, v)
+}
+
+// dashboardToken is the dashboard's token: the content of HTTPTokenFile
+// (surrounding white space trimmed) when it is set, else HTTPToken.
+func (c *Config) dashboardToken() (string, error) {
+	if c.HTTPTokenFile == "" {
+		return c.HTTPToken, nil
+	}
+	data, err := os.ReadFile(c.HTTPTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("S3VOL_HTTP_TOKEN_FILE (--http-token-file): reading the dashboard token: %w", err)
+	}
+	token := strings.TrimSpace(string(data))
+	if token == "" {
+		return "", fmt.Errorf("S3VOL_HTTP_TOKEN_FILE (--http-token-file): %s is empty; put the dashboard token in it, or unset it for a read-only dashboard", c.HTTPTokenFile)
+	}
+	return token, nil
 }
 
 func setCacheDir(c *Config, v string) error {

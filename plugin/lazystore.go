@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"iter"
 	"sync"
@@ -15,45 +14,67 @@ import (
 // lazyStore is a store.Store that is not connected yet. The daemon must
 // listen on its socket before it reaches the store (Docker gives a plugin
 // about ten seconds), and must keep serving while the store is down at
-// start-up; until connect succeeds every call fails with ErrUnavailable
-// and the reason the connection failed.
+// start-up; until connect succeeds every call fails with the reason the
+// last connection attempt failed (a *store.ConnectError), and wakes the
+// connection loop so that a store fixed meanwhile is used at once.
 type lazyStore struct {
 	name string
+	wake chan<- struct{} // asks the connection loop to try again now
 
-	tried     chan struct{} // closed when the first connection attempt has ended
-	triedOnce sync.Once
-
-	mu      sync.RWMutex
-	s       store.Store
-	lastErr error
+	mu       sync.RWMutex
+	s        store.Store
+	lastErr  error
+	attempts chan struct{} // closed when the connection attempt under way ends
 }
 
-func newLazyStore(name string) *lazyStore {
-	return &lazyStore{name: name, tried: make(chan struct{}), lastErr: fmt.Errorf("still connecting")}
+func newLazyStore(name string, wake chan<- struct{}) *lazyStore {
+	return &lazyStore{name: name, wake: wake, attempts: make(chan struct{}),
+		lastErr: store.NewError("connect", "", store.ErrUnavailable, errors.New("still connecting"))}
 }
 
 func (l *lazyStore) set(s store.Store) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.s = s
-	l.mu.Unlock()
-	l.triedOnce.Do(func() { close(l.tried) })
+	close(l.attempts)
 }
 
 func (l *lazyStore) failed(err error) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.lastErr = err
-	l.mu.Unlock()
-	l.triedOnce.Do(func() { close(l.tried) })
+	close(l.attempts)
+	l.attempts = make(chan struct{})
 }
 
+// reconnectWait bounds how long a call waits for the connection attempt
+// it asked for: long enough for an answer from a store that answers (a
+// refusal, a missing bucket), short enough for /healthz (2 s) to report
+// the cause of a store that hangs.
+const reconnectWait = time.Second
+
 // get returns the connected store, or the error to return for op on key.
-// A call made while the first connection attempt is under way waits for it
-// (bounded by ctx), so the daemon's first calls do not fail needlessly. A
-// connection refused for bad credentials or a missing bucket keeps that
-// kind, so messages say what to fix.
+// Not connected, it asks for a new attempt and waits (briefly) for the
+// one under way to end, so that the first call after the operator fixed
+// the store (made the bucket, started the server) succeeds. The error
+// keeps the kind of the failure (access denied, no bucket, unavailable),
+// and carries the cause as a *store.ConnectError.
 func (l *lazyStore) get(ctx context.Context, op, key string) (store.Store, error) {
+	l.mu.RLock()
+	s, attempts := l.s, l.attempts
+	l.mu.RUnlock()
+	if s != nil {
+		return s, nil
+	}
 	select {
-	case <-l.tried:
+	case l.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+	timer := time.NewTimer(reconnectWait)
+	defer timer.Stop()
+	select {
+	case <-attempts:
+	case <-timer.C:
 	case <-ctx.Done():
 	}
 	l.mu.RLock()
@@ -62,14 +83,14 @@ func (l *lazyStore) get(ctx context.Context, op, key string) (store.Store, error
 		return l.s, nil
 	}
 	kind := store.ErrUnavailable
-	if kindOf(l.lastErr) == store.ErrAccessDenied {
-		kind = store.ErrAccessDenied
+	if k := kindOf(l.lastErr); k == store.ErrAccessDenied || k == store.ErrNoBucket {
+		kind = k
 	}
-	return nil, store.NewError(op, key, kind, fmt.Errorf("not connected to %s: %w", l.name, l.lastErr))
+	return nil, store.NewError(op, key, kind, &store.ConnectError{Store: l.name, Err: l.lastErr})
 }
 
 func kindOf(err error) error {
-	for _, k := range []error{store.ErrAccessDenied, store.ErrNotFound, store.ErrUnavailable, store.ErrInvalidArgument} {
+	for _, k := range []error{store.ErrAccessDenied, store.ErrNoBucket, store.ErrNotFound, store.ErrUnavailable, store.ErrInvalidArgument} {
 		if errors.Is(err, k) {
 			return k
 		}

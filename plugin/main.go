@@ -25,6 +25,7 @@ Usage:
   s3vol volume ls|create|inspect|rm [flags] ...    manage volumes without Docker
   s3vol org show|set-limit N [flags]               show the organization, set its volume limit
   s3vol repair [flags]                             finish or roll back interrupted creates and deletes
+  s3vol stats [--addr HOST:PORT] [--interval 1s]   live per-volume throughput of a running daemon
   s3vol version                                    print the version
   s3vol help [COMMAND]                             show help
 
@@ -64,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !topLevelFlags[args[0]]) {
 		fmt.Fprint(stderr, usage)
-		return usageError{"no command given; commands: serve, mount, volume, org, repair, version, help"}
+		return usageError{"no command given; commands: serve, mount, volume, org, repair, stats, version, help"}
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runMount(ctx, rest, stderr)
 	case "volume", "org", "repair":
 		return runAdminCommand(ctx, args, stdout, stderr)
+	case "stats":
+		return runStats(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "s3vol", version)
 		return nil
@@ -81,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runHelp(rest, stdout)
 	}
 	fmt.Fprint(stderr, usage)
-	return usageError{fmt.Sprintf("unknown command %q; commands: serve, mount, volume, org, repair, version, help", cmd)}
+	return usageError{fmt.Sprintf("unknown command %q; commands: serve, mount, volume, org, repair, stats, version, help", cmd)}
 }
 
 func runHelp(args []string, stdout io.Writer) error {
@@ -90,6 +93,9 @@ func runHelp(args []string, stdout io.Writer) error {
 		return nil
 	}
 	switch args[0] {
+	case "stats":
+		fmt.Fprint(stdout, statsUsage)
+		return nil
 	case "serve", "mount", "volume", "org", "repair":
 		if args[0] != "serve" && args[0] != "mount" {
 			fmt.Fprint(stdout, adminUsage+"\n")
@@ -103,7 +109,7 @@ func runHelp(args []string, stdout io.Writer) error {
 		fs.PrintDefaults()
 		return nil
 	}
-	return usageError{fmt.Sprintf("no help for %q; commands: %s", args[0], "serve, mount, volume, org, repair")}
+	return usageError{fmt.Sprintf("no help for %q; commands: %s", args[0], "serve, mount, volume, org, repair, stats")}
 }
 
 func newFlagSet(name string, out io.Writer) *flag.FlagSet {

@@ -59,7 +59,13 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	reg, st, pool, err := openRegistry(ctx, cfg, log, mountInstance(dir))
+	instance := mountInstance(dir)
+	lock, err := lockInstance(cfg, instance)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	reg, st, pool, err := openRegistry(ctx, cfg, log, instance)
 	if err != nil {
 		return err
 	}
@@ -136,7 +142,7 @@ func openRegistry(ctx context.Context, cfg *Config, log *logrus.Logger, instance
 	}
 	pool := bufpool.New(cfg.Memory)
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
-	st, err := openStores(cctx, cfg, pool)
+	st, err := openStores(cctx, cfg, pool, nil)
 	cancel()
 	if err != nil {
 		return nil, stores{}, nil, err

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/sirupsen/logrus"
+
+	"github.com/s3vol/s3vol/dashboard"
 	"github.com/s3vol/s3vol/observe"
 )
 
@@ -15,29 +18,55 @@ func (d *daemon) serveObserve() (shutdown func(context.Context) error, err error
 	if d.cfg.HTTPAddr == "" {
 		return func(context.Context) error { return nil }, nil
 	}
+	token, err := d.cfg.dashboardToken()
+	if err != nil {
+		return nil, err
+	}
+	if token == "" && !loopbackAddr(d.cfg.HTTPAddr) {
+		return nil, fmt.Errorf("S3VOL_HTTP_ADDR (--http-addr) %q is not a loopback address, and no dashboard token is set: "+
+			"anyone who reaches it could use the dashboard; set S3VOL_HTTP_TOKEN (or S3VOL_HTTP_TOKEN_FILE), or listen on 127.0.0.1", d.cfg.HTTPAddr)
+	}
 	d.metrics.Watch(d.gauges)
 	health := observe.NewHealth(d.healthChecks()...)
-	shutdown, addr, err := observe.Serve(d.cfg.HTTPAddr, observe.Handler(d.metrics, health), d.log)
+	board := dashboard.New(dashboard.Config{Volumes: d.drv, Token: token, Host: d.hostID, Logger: d.log})
+	shutdown, addr, err := observe.Serve(d.cfg.HTTPAddr, observe.Handler(d.metrics, health, board), d.log)
 	if err != nil {
 		return nil, fmt.Errorf("S3VOL_HTTP_ADDR (--http-addr): %w", err)
 	}
-	log := d.log.WithField("addr", addr.String())
-	log.Infof("serving metrics and health on http://%s/metrics and /healthz", addr)
+	log := d.log.WithFields(logrus.Fields{"addr": addr.String(), "dashboardReadOnly": token == ""})
+	log.Infof("serving the dashboard on http://%s/, metrics on /metrics and health on /healthz", addr)
 	if tcp, ok := addr.(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
-		log.Warn("the metrics and health listener is not on loopback: anyone who reaches it sees the volume names; keep it behind a firewall")
+		log.Warn("the HTTP listener is not on loopback: anyone who reaches it sees the volume names; keep it behind a firewall")
 	}
 	return shutdown, nil
+}
+
+// loopbackAddr reports whether host:port listens on loopback only: a
+// loopback IP or "localhost" (an empty host is every interface).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // gauges reads the daemon's state for a scrape, from memory only.
 func (d *daemon) gauges() observe.Gauges {
 	st := d.drv.Stats()
 	inUse, _ := d.pool.InUse()
+	stagedFiles, stagedBytes := observe.StagedOnDisk(d.cfg.CacheDir)
 	return observe.Gauges{
 		MemoryInUse:  inUse,
 		MemoryBudget: d.pool.Budget(),
 		Mounts:       st.Mounts,
 		Org:          observe.OrgUsage{Name: d.cfg.Org, Used: st.Org.Used, Limit: st.Org.Limit, Known: st.Loaded},
+		StagedFiles:  stagedFiles,
+		StagedBytes:  stagedBytes,
 	}
 }
 

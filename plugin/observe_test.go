@@ -45,7 +45,7 @@ func startServe(t *testing.T, args []string) (*pluginClient, string, *syncBuffer
 		}
 	}
 	c := newPluginClient(t, socket)
-	listening := regexp.MustCompile(`serving metrics and health on http://([^/ ]+)/metrics`)
+	listening := regexp.MustCompile(`serving the dashboard on http://([^/ ]+)/`)
 	var base string
 	waitUntil(t, 10*time.Second, "the socket and the metrics listener to answer", func() bool {
 		if _, err := c.call("/Plugin.Activate", struct{}{}, nil); err != nil {
@@ -199,6 +199,28 @@ func TestHTTPAddrSetting(t *testing.T) {
 		}
 		if err != nil || cfg.HTTPAddr != c.want {
 			t.Errorf("%q: %q, %v; want %q", c.in, cfg.HTTPAddr, err, c.want)
+		}
+	}
+}
+
+// A listener on an address other than loopback, with no dashboard token,
+// is refused at start with a message saying what to do.
+func TestNonLoopbackListenerNeedsAToken(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := run(ctx, []string{"serve", "--socket", filepath.Join(dir, "s3vol.sock"), "--state-dir", filepath.Join(dir, "state"),
+		"--mount-root", filepath.Join(dir, "mounts"), "--credentials-file", "", "--http-addr", "0.0.0.0:0"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "not a loopback address") || !strings.Contains(err.Error(), "S3VOL_HTTP_TOKEN") {
+		t.Fatalf("serve on 0.0.0.0 without a token: %v; want a refusal naming S3VOL_HTTP_TOKEN", err)
+	}
+}
+
+func TestLoopbackAddr(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:9180": true, "[::1]:9180": true, "localhost:9180": true,
+		":9180": false, "0.0.0.0:9180": false, "10.1.2.3:9180": false, "example.com:9180": false} {
+		if got := loopbackAddr(addr); got != want {
+			t.Errorf("loopbackAddr(%q) = %v, want %v", addr, got, want)
 		}
 	}
 }

@@ -20,8 +20,8 @@ import (
 	"github.com/s3vol/s3vol/internal/bufpool"
 	"github.com/s3vol/s3vol/observe"
 	"github.com/s3vol/s3vol/registry"
-	"github.com/s3vol/s3vol/store"
 	"github.com/s3vol/s3vol/store/journal"
+	volusage "github.com/s3vol/s3vol/usage"
 )
 
 // Shutdown bounds: the calls in flight, then flushing and unmounting.
@@ -46,6 +46,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	memLimit := applyMemoryLimit(cfg.Memory)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+
+	// One daemon per state folder: before the socket, which listening
+	// would take from a running daemon.
+	lock, err := lockInstance(cfg, serveInstance)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 
 	// Listen first: Docker disables a plugin whose socket is not up within
 	// about ten seconds, and the store may be slow or down.
@@ -97,6 +105,9 @@ type daemon struct {
 	pool   *bufpool.Pool
 	data   *lazyStore
 	meta   *lazyStore
+	// wake asks connect for an attempt now (a call met the store
+	// unconnected); it holds at most one pending request.
+	wake chan struct{}
 	// uploads journals the multipart uploads of the mounts (over data).
 	uploads *journal.Store
 	reg     *registry.Registry
@@ -104,6 +115,9 @@ type daemon struct {
 	// metrics counts the stores' calls and the leases' heartbeats; they
 	// are served only when S3VOL_HTTP_ADDR is set.
 	metrics *observe.Metrics
+	// usage measures the volumes' sizes in the background, once the
+	// store is connected.
+	usage *volusage.Scanner
 }
 
 // newDaemon builds the registry and the driver over stores that connect in
@@ -113,16 +127,17 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{cfg: cfg, log: log, hostID: hostID, pool: bufpool.New(cfg.Memory), metrics: observe.New()}
-	d.data = newLazyStore(cfg.storeName(cfg.Bucket))
+	d := &daemon{cfg: cfg, log: log, hostID: hostID, pool: bufpool.New(cfg.Memory), metrics: observe.New(),
+		wake: make(chan struct{}, 1)}
+	d.data = newLazyStore(cfg.storeName(cfg.Bucket), d.wake)
 	d.meta = d.data
 	metaPrefix := MetaPrefix
 	if cfg.MetaBucket != "" && cfg.MetaBucket != cfg.Bucket {
-		d.meta, metaPrefix = newLazyStore(cfg.storeName(cfg.MetaBucket)), ""
+		d.meta, metaPrefix = newLazyStore(cfg.storeName(cfg.MetaBucket), d.wake), ""
 	}
 	// One daemon per host id: a restarted daemon takes over the leases its
 	// killed predecessor left.
-	rc := cfg.registryConfig(stores{data: d.data, meta: d.meta, metaPrefix: metaPrefix}, hostID, "serve", log)
+	rc := cfg.registryConfig(stores{data: d.data, meta: d.meta, metaPrefix: metaPrefix}, hostID, serveInstance, log)
 	rc.OnHeartbeat, rc.OnConflict = d.metrics.Heartbeat, d.metrics.Conflict
 	d.reg, err = registry.New(rc)
 	if err != nil {
@@ -138,7 +153,13 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 		Buffers:      d.pool, MetadataTTL: cfg.MetadataTTL, FastListing: cfg.FastListing, MountGrace: cfg.MountGrace,
 		OpTimeout: cfg.OpTimeout, CallTimeout: cfg.CallTimeout,
 		Logger: log, WrapFS: d.metrics.FUSE, OnRemoved: d.metrics.Forget,
+		Usage:       func(id string) (registry.Usage, bool) { return d.usage.Get(id) },
+		OnUnmounted: func(id string) { d.usage.Remeasure(id) },
 	})
+	if err != nil {
+		return nil, err
+	}
+	d.usage, err = volusage.New(volusage.Config{Registry: d.reg, Data: d.data, Entries: d.drv.Entries, Interval: cfg.UsageInterval, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -157,16 +178,31 @@ func (d *daemon) handler() http.Handler {
 	return pluginMux(protocols, d.log)
 }
 
-// connect connects the stores, retrying with backoff until it succeeds or
-// the daemon stops. A configuration mistake (bad credentials, no bucket) is
-// logged as such and retried too: the operator can fix the store side
-// without restarting the plugin, and Docker calls meanwhile fail with the
-// reason.
+// Connection retries: the pause after a failed attempt doubles from the
+// first to the last; a call that meets the store unconnected cuts it
+// short, but attempts never start closer than minConnectGap. A fixed
+// store (bucket made, keys corrected, server back) is used within
+// maxConnectBackoff, and at the first call after the fix.
+const (
+	firstConnectBackoff = 500 * time.Millisecond
+	maxConnectBackoff   = 5 * time.Second
+	minConnectGap       = 250 * time.Millisecond
+	connectTimeout      = 30 * time.Second
+)
+
+// connect connects the stores, retrying until it succeeds or the daemon
+// stops; the daemon never exits for a store it cannot reach. What is wrong
+// (endpoint down, keys refused, bucket missing, TLS mismatch) is logged as
+// an error at the first attempt and whenever it changes, and Docker calls
+// and /healthz meanwhile fail with it: the operator can fix the store side
+// without restarting the plugin.
 func (d *daemon) connect(ctx context.Context) {
-	backoff := time.Second
+	backoff := firstConnectBackoff
+	var lastCause string
 	for attempt := 1; ; attempt++ {
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		s, err := openStores(cctx, d.cfg, d.pool)
+		started := time.Now()
+		cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+		s, err := openStores(cctx, d.cfg, d.pool, d.metrics.Retry)
 		cancel()
 		if err == nil {
 			d.data.set(d.metrics.Store(s.data))
@@ -175,21 +211,48 @@ func (d *daemon) connect(ctx context.Context) {
 			}
 			d.log.WithFields(logrus.Fields{"data": s.data.String(), "meta": s.meta.String(), "attempts": attempt}).Info("connected to the object store")
 			go d.sweepUploads(ctx)
+			go d.usage.Run(ctx)
+			return
+		}
+		if ctx.Err() != nil {
 			return
 		}
 		d.data.failed(err)
 		d.meta.failed(err)
-		entry := d.log.WithError(err).WithField("retryIn", backoff)
-		if attempt == 1 || attempt%10 == 0 || errors.Is(err, store.ErrAccessDenied) && attempt < 3 {
-			entry.Error("cannot connect to the object store; Docker calls fail until it answers")
+		entry := d.log.WithError(err).WithFields(logrus.Fields{"attempt": attempt, "retryIn": backoff})
+		if cause := err.Error(); cause != lastCause || attempt%100 == 0 {
+			entry.Error("cannot connect to the object store; Docker calls fail until it answers, retrying")
+			lastCause = cause
 		} else {
 			entry.Debug("still cannot connect to the object store")
 		}
+		timer := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return
-		case <-time.After(backoff):
+		case <-timer.C:
+		case <-d.wake:
+			timer.Stop()
+			if sleepCtx(ctx, minConnectGap-time.Since(started)) != nil {
+				return
+			}
 		}
-		backoff = min(backoff*2, 30*time.Second)
+		backoff = min(backoff*2, maxConnectBackoff)
+	}
+}
+
+// sleepCtx waits for d (nothing when d <= 0) or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }

@@ -240,8 +240,8 @@ func TestServeAnswersBeforeTheStore(t *testing.T) {
 	var caps struct{ Capabilities struct{ Scope string } }
 	c.must("/VolumeDriver.Capabilities", struct{}{}, &caps)
 	msg, err := c.call("/VolumeDriver.Create", map[string]any{"Name": "v"}, nil)
-	if err != nil || !strings.Contains(msg, "unreachable") || !strings.Contains(msg, "127.0.0.1:1") {
-		t.Fatalf("create with the store down: %v %q; want a message saying the store is unreachable", err, msg)
+	if err != nil || !strings.Contains(msg, "not connected to the object store") || !strings.Contains(msg, "127.0.0.1:1 (connection refused)") {
+		t.Fatalf("create with the store down: %v %q; want a message saying nothing listens at the endpoint", err, msg)
 	}
 	cancel()
 	select {

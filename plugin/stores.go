@@ -19,18 +19,19 @@ type stores struct {
 
 // openStores connects to the configured stores. For S3 this checks that the
 // bucket exists and the credentials work, so its errors say which is wrong.
-func openStores(ctx context.Context, c *Config, pool store.BufferPool) (stores, error) {
+// onRetry, when set, hears of each retried S3 request (metrics).
+func openStores(ctx context.Context, c *Config, pool store.BufferPool, onRetry func()) (stores, error) {
 	if c.LocalStore() {
 		return openLocalStores(c)
 	}
-	data, err := s3store.New(ctx, c.s3Config(c.Bucket, pool))
+	data, err := s3store.New(ctx, c.s3Config(c.Bucket, pool, onRetry))
 	if err != nil {
 		return stores{}, fmt.Errorf("opening the data bucket %q: %w", c.Bucket, err)
 	}
 	if c.MetaBucket == "" || c.MetaBucket == c.Bucket {
 		return stores{data: data, meta: data, metaPrefix: MetaPrefix}, nil
 	}
-	meta, err := s3store.New(ctx, c.s3Config(c.MetaBucket, pool))
+	meta, err := s3store.New(ctx, c.s3Config(c.MetaBucket, pool, onRetry))
 	if err != nil {
 		return stores{}, fmt.Errorf("opening the metadata bucket %q: %w", c.MetaBucket, err)
 	}
@@ -57,7 +58,7 @@ func openLocalStores(c *Config) (stores, error) {
 // s3Config is the s3store configuration of one bucket. The keys come from
 // the settings or the credentials file (read by loadCredentials); without
 // them s3store falls back to the AWS_*/MINIO_* environment and files.
-func (c *Config) s3Config(bucket string, pool store.BufferPool) s3store.Config {
+func (c *Config) s3Config(bucket string, pool store.BufferPool, onRetry func()) s3store.Config {
 	lookup := s3store.LookupAuto
 	switch c.PathStyle {
 	case "path":
@@ -75,6 +76,7 @@ func (c *Config) s3Config(bucket string, pool store.BufferPool) s3store.Config {
 		SecretKey:    c.SecretKey,
 		SessionToken: c.SessionToken,
 		Upload:       store.WriterOptions{Pool: pool},
+		OnRetry:      onRetry,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -69,13 +70,37 @@ func (r *Registry) WaitPurges(ctx context.Context) error {
 	}
 }
 
+// PutOffPurge is a background purge that has not started yet: a delete
+// that found an expired lease puts it off until At (see trash).
+type PutOffPurge struct {
+	Name string
+	At   time.Time
+}
+
+// PutOffPurges lists this Registry's background purges that wait for their
+// time, soonest first, so that a process waiting for them can say what it
+// waits for.
+func (r *Registry) PutOffPurges() []PutOffPurge {
+	r.purgeMu.Lock()
+	defer r.purgeMu.Unlock()
+	now := r.now()
+	var ps []PutOffPurge
+	for _, tr := range r.purging {
+		if tr.NotBefore.After(now) {
+			ps = append(ps, PutOffPurge{Name: tr.Name, At: tr.NotBefore})
+		}
+	}
+	slices.SortFunc(ps, func(a, b PutOffPurge) int { return a.At.Compare(b.At) })
+	return ps
+}
+
 func (r *Registry) purgeInBackground(tr trashRecord) {
 	r.purgeMu.Lock()
 	defer r.purgeMu.Unlock()
-	if r.purging[tr.ID] || r.bgCtx.Err() != nil {
+	if _, running := r.purging[tr.ID]; running || r.bgCtx.Err() != nil {
 		return
 	}
-	r.purging[tr.ID] = true
+	r.purging[tr.ID] = tr
 	r.bg.Add(1)
 	r.purgeWG.Add(1)
 	go func() {
@@ -113,6 +138,9 @@ func (r *Registry) purgeOne(ctx context.Context, tr trashRecord) error {
 	}
 	if _, err := r.deleteAll(ctx, r.cfg.Meta, r.leasePrefix(tr.ID), false); err != nil {
 		return fmt.Errorf("registry: removing the leases of deleted %s %q: %w", tr.Kind, tr.Name, err)
+	}
+	if err := r.dropUsage(ctx, tr.ID); err != nil {
+		return fmt.Errorf("registry: removing the usage record of deleted %s %q: %w", tr.Kind, tr.Name, err)
 	}
 	if err := r.step(StepPurgeData); err != nil {
 		return err

@@ -79,7 +79,7 @@ type Registry struct {
 	bg       sync.WaitGroup // heartbeats and purges
 	purgeWG  sync.WaitGroup // purges only
 	purgeMu  sync.Mutex
-	purging  map[string]bool // trash ids with a background purge running
+	purging  map[string]trashRecord // by trash id: the background purges running
 
 	hook       func(step string) bool // tests: true simulates a crash at step
 	now        func() time.Time
@@ -126,7 +126,7 @@ func New(cfg Config) (*Registry, error) {
 		cfg:     cfg,
 		log:     log.WithFields(logrus.Fields{"org": cfg.Org, "host": cfg.HostID}),
 		leases:  map[string]*hostLease{},
-		purging: map[string]bool{},
+		purging: map[string]trashRecord{},
 		now:     time.Now,
 
 		instance: cfg.Instance,

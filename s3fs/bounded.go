@@ -30,6 +30,10 @@ var errNoProgress = errors.New("the store made no progress")
 // second), as in the S3 backend.
 const copyRate = 10 << 20
 
+// deleteRate is the slowest bulk-delete speed waited for (keys per second):
+// a loaded MinIO took over 10 s for a batch of 1000.
+const deleteRate = 100
+
 type boundedStore struct {
 	store.Store
 	timeout time.Duration
@@ -119,13 +123,17 @@ func (b *boundedStore) Delete(ctx context.Context, key string) error {
 	return err
 }
 
-// DeleteMany sends a request per 1000 keys: each gets the timeout.
+// DeleteMany sends a request per 1000 keys, which the store answers only
+// once it has deleted them all: like a copy, it moves nothing the client
+// could watch, so each request gets the timeout plus the time its keys take
+// at the slowest delete rate waited for.
 func (b *boundedStore) DeleteMany(ctx context.Context, keys []string) error {
 	if len(keys) == 0 {
 		return b.Store.DeleteMany(ctx, keys)
 	}
 	batches := time.Duration((len(keys) + 999) / 1000)
-	_, err := bounded(b, ctx, batches*b.timeout, "delete", keys[0], func(ctx context.Context) (struct{}, error) {
+	allowance := batches*b.timeout + time.Duration(len(keys))*time.Second/deleteRate
+	_, err := bounded(b, ctx, allowance, "delete", keys[0], func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, b.Store.DeleteMany(ctx, keys)
 	})
 	return err

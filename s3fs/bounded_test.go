@@ -174,3 +174,28 @@ func checkHungStoreBounds(t *testing.T, st store.Store, hang, resume func() erro
 		t.Fatalf("the mount after the store came back: %v", err)
 	}
 }
+
+// TestSlowBulkDeleteIsNotHung checks that a bulk delete the store works
+// through slowly (one request for up to 1000 keys, answered only once all
+// are gone) is given time for its keys, not only the no-progress bound: a
+// loaded MinIO took more than 10 s for one batch of a directory rename.
+func TestSlowBulkDeleteIsNotHung(t *testing.T) {
+	local, err := localstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { local.Close() })
+	keys := make([]string, 1200)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%04d", i)
+	}
+	const timeout = 100 * time.Millisecond
+	st := faultstore.New(local)
+	// Each batch takes five times the no-progress bound: far less than the
+	// time its 1000 keys are allowed at the slowest delete rate waited for.
+	st.Add(faultstore.Rule{Op: faultstore.OpDeleteMany, Delay: 5 * timeout})
+	b := &boundedStore{Store: st, timeout: timeout}
+	if err := b.DeleteMany(context.Background(), keys); err != nil {
+		t.Fatalf("a slow bulk delete of %d keys: %v", len(keys), err)
+	}
+}

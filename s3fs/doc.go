@@ -26,6 +26,17 @@
 // types: dirNode, fileNode and linkNode. A node's key is derived from its
 // place in the tree at the time of use, so a rename moves it for free.
 //
+// A file's data lives in package s3fs/content, which imports no go-fuse
+// package and is tested without a mount: reading a stored object by
+// ranges with read-ahead (content.RangeReader), streaming a new file to
+// the store (content.Streamer), staging a file modified in place and
+// storing it again, whole or as a patch (content.Staged). It works with a
+// content.Env (the store, the memory budget, part size, concurrency,
+// cache folder, logger and timeouts) that the fsys fills in from the
+// Options. fileNode holds the content, decides when it is started,
+// staged, committed and dropped, keeps its attributes and locks, and maps
+// the errors to errnos (errno.go).
+//
 // Metadata: every dirNode caches its listing (one delimited LIST, all
 // pages), which answers readdir, READDIRPLUS and lookups, positive and
 // negative, until it is older than MetadataTTL (counted from when the
@@ -66,7 +77,7 @@
 // it exists, where listings carry metadata.
 //
 // Reads: a clean file is read by byte ranges from the store, never
-// downloaded first. Each open file has a rangeReader pinned to the ETag
+// downloaded first. Each open file has a RangeReader pinned to the ETag
 // it started with: random reads fetch exactly the bytes asked for, straight
 // into the kernel's buffer; a sequential run (near reads in a row that
 // cover 512 KiB, or one at offset 0) opens a read-ahead window that starts at 2 MiB and doubles
@@ -83,7 +94,7 @@
 // stored version is unchanged.
 //
 // Writes: a file being modified has local content, of two kinds. A new or
-// truncated file written from its start is a streamer: its first part
+// truncated file written from its start is a Streamer: its first part
 // stays in memory (a buffer from the budget that grows from 64 KiB, so a
 // small file costs one PUT at close and can still be read back), and once
 // it outgrows PartSize a multipart upload starts and parts go up in the
@@ -103,7 +114,7 @@
 // when the memory budget is spent: it spills rather than waits).
 //
 // close(2) (FLUSH) and fsync commit: a staging file bigger than a part is
-// stored as a patch (patch.go): a multipart upload that copies the blocks
+// stored as a patch (content/patch.go): a multipart upload that copies the blocks
 // not changed here from the old object inside the store and sends only
 // the changed ones, after fetching their missing ranges; a smaller one
 // fetches what it lacks and is stored whole. A streamer completes its
@@ -136,8 +147,12 @@
 //     the copies whose source remains). Writes to files below it wait until
 //     it is done. A file or symlink rename is a copy and a delete (a file's
 //     changes not yet stored are stored under the old name first, unless
-//     it was never stored). A failed unlink or rename leaves the file as it
-//     was, its changes still to be stored.
+//     it was never stored). A failed unlink leaves the file as it was, its
+//     changes still to be stored. A rename whose copy failed leaves both
+//     names as they were; one whose delete of the source failed deletes
+//     its copy again when nothing was at the new name, but a file it
+//     replaced there cannot be brought back (both names then hold the
+//     moved content, and a warning is logged).
 //   - Hard links fail with EPERM; mknod of fifos, sockets and devices fails
 //     with EPERM (regular files are created); O_TMPFILE fails with
 //     EOPNOTSUPP; extended attributes cannot be set (ENOTSUP); fallocate

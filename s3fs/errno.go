@@ -6,6 +6,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/s3vol/s3vol/s3fs/content"
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -17,7 +18,7 @@ func toErrno(err error) syscall.Errno {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errNeedStaging):
+	case errors.Is(err, content.ErrNeedStaging):
 		return syscall.EIO
 	case errors.Is(err, store.ErrNotFound):
 		return syscall.ENOENT

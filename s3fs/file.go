@@ -11,6 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/s3vol/s3vol/s3fs/content"
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -31,12 +32,12 @@ type fileNode struct {
 	dataMu sync.Mutex
 
 	mu        sync.Mutex
-	attrs     attrs     // size is the local content's while there is one
-	checkedAt time.Time // when attrs were last checked against the store
-	local     content   // nil while the store holds the content
-	dirty     bool      // local differs from the store
-	mtimeSet  bool      // mtime was set explicitly since the last commit
-	pending   bool      // created here and never committed: not in the store
+	attrs     attrs         // size is the local content's while there is one
+	checkedAt time.Time     // when attrs were last checked against the store
+	local     content.Local // nil while the store holds the content
+	dirty     bool          // local differs from the store
+	mtimeSet  bool          // mtime was set explicitly since the last commit
+	pending   bool          // created here and never committed: not in the store
 	unlinked  bool
 	handles   int
 	// movedRel is where a rename moved the file, while go-fuse's tree
@@ -61,18 +62,6 @@ var (
 	_ fs.NodeAllocater = (*fileNode)(nil)
 )
 
-// content is a file's local content: a streamer or a staging file. Its
-// methods are called with the node's dataMu held, length too (attrs.size
-// is its copy for those holding only mu).
-type content interface {
-	length() int64
-	readAt(ctx context.Context, p []byte, off int64) (int, error)
-	writeAt(ctx context.Context, p []byte, off int64) error
-	truncate(size int64) error
-	commit(ctx context.Context, key string, opts store.PutOptions) (store.Object, error)
-	close()
-}
-
 // startNew makes the node a new, empty file that exists only here until
 // its first commit.
 func (n *fileNode) startNew() {
@@ -81,13 +70,14 @@ func (n *fileNode) startNew() {
 	n.fsys.markDirty(n, true)
 }
 
-// newStreamer starts empty content streamed to the node's current key.
-func (n *fileNode) newStreamer() *streamer {
-	return newStreamer(n.fsys, func() (string, attrs) {
+// newStreamer starts empty content streamed to the node's current key,
+// with its attributes as they are when the upload starts.
+func (n *fileNode) newStreamer() *content.Streamer {
+	return content.NewStreamer(n.fsys.data, func() (string, store.PutOptions) {
 		rel, _ := n.path()
 		n.mu.Lock()
 		defer n.mu.Unlock()
-		return n.fsys.fileKey(rel), n.attrs
+		return n.fsys.fileKey(rel), store.PutOptions{Metadata: n.attrs.metadata(kindFile)}
 	})
 }
 
@@ -260,7 +250,7 @@ func (n *fileNode) release(ctx context.Context, writer bool) {
 	defer n.dataMu.Unlock()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if s, ok := n.local.(*streamer); ok && s.err != nil && n.writers == 0 {
+	if s, ok := n.local.(*content.Streamer); ok && s.Failed() && n.writers == 0 {
 		// A failed streaming upload: its content is gone and the error
 		// was reported; forget it.
 		n.dirty = false
@@ -270,7 +260,7 @@ func (n *fileNode) release(ctx context.Context, writer bool) {
 			Error("the file's last writer closed it with changes not stored; they stay local until the mount is flushed or unmounted")
 	}
 	if n.handles == 0 && n.local != nil && (!n.dirty || n.unlinked) {
-		n.local.close()
+		n.local.Close()
 		n.local = nil
 		n.checkedAt = time.Now()
 	}
@@ -279,7 +269,7 @@ func (n *fileNode) release(ctx context.Context, writer bool) {
 // ensureLocal returns the local content, starting it from the stored
 // object: a staging file, or a streamer when the object is empty. Called
 // with dataMu held.
-func (n *fileNode) ensureLocal() (content, error) {
+func (n *fileNode) ensureLocal() (content.Local, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.local != nil {
@@ -292,7 +282,7 @@ func (n *fileNode) ensureLocal() (content, error) {
 	if n.attrs.size == 0 {
 		n.local = n.newStreamer()
 	} else {
-		n.local = newStaged(n.fsys, base{key: n.fsys.fileKey(rel), etag: n.attrs.etag, limit: n.attrs.size})
+		n.local = content.NewStaged(n.fsys.data, content.Base{Key: n.fsys.fileKey(rel), ETag: n.attrs.etag, Limit: n.attrs.size})
 	}
 	return n.local, nil
 }
@@ -301,13 +291,13 @@ func (n *fileNode) ensureLocal() (content, error) {
 // a streamed file, the content moves to a staging file first. The
 // content's new length is published in attrs, even when op failed part
 // way. Called with dataMu held.
-func (n *fileNode) change(ctx context.Context, op func(content) error) error {
+func (n *fileNode) change(ctx context.Context, op func(content.Local) error) error {
 	c, err := n.ensureLocal()
 	if err != nil {
 		return err
 	}
 	defer n.publishSize()
-	if err = op(c); !errors.Is(err, errNeedStaging) {
+	if err = op(c); !errors.Is(err, content.ErrNeedStaging) {
 		return err
 	}
 	if c, err = n.stage(ctx); err != nil {
@@ -323,7 +313,7 @@ func (n *fileNode) publishSize() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.local != nil {
-		n.attrs.size = n.local.length()
+		n.attrs.size = n.local.Length()
 	}
 }
 
@@ -333,15 +323,15 @@ func (n *fileNode) publishSize() {
 // object (the one case where a file's intermediate state becomes visible
 // before close: random access to a file being streamed past one part).
 // Called with dataMu held.
-func (n *fileNode) stage(ctx context.Context) (content, error) {
+func (n *fileNode) stage(ctx context.Context) (content.Local, error) {
 	n.mu.Lock()
-	s, ok := n.local.(*streamer)
+	s, ok := n.local.(*content.Streamer)
 	n.mu.Unlock()
 	if !ok {
 		return n.local, nil
 	}
-	if !s.uploading() {
-		st, err := s.toStaged()
+	if !s.Uploading() {
+		st, err := s.ToStaged()
 		if err != nil {
 			return nil, err
 		}
@@ -364,7 +354,7 @@ func (n *fileNode) stage(ctx context.Context) (content, error) {
 func (n *fileNode) write(ctx context.Context, data []byte, off int64) syscall.Errno {
 	n.dataMu.Lock()
 	defer n.dataMu.Unlock()
-	err := n.change(ctx, func(c content) error { return c.writeAt(ctx, data, off) })
+	err := n.change(ctx, func(c content.Local) error { return c.WriteAt(ctx, data, off) })
 	if err != nil {
 		return n.fsys.fail("write", n.name(), err)
 	}
@@ -393,11 +383,11 @@ func (n *fileNode) read(ctx context.Context, dest []byte, off int64) (int, bool,
 	if local == nil {
 		return 0, false, 0
 	}
-	nr, err := local.readAt(ctx, dest, off)
-	if errors.Is(err, errNeedStaging) {
-		var c content
+	nr, err := local.ReadAt(ctx, dest, off)
+	if errors.Is(err, content.ErrNeedStaging) {
+		var c content.Local
 		if c, err = n.stage(ctx); err == nil {
-			nr, err = c.readAt(ctx, dest, off)
+			nr, err = c.ReadAt(ctx, dest, off)
 		}
 	}
 	if err != nil {
@@ -414,12 +404,12 @@ func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
 		// Nothing of the old content is needed: start afresh, streaming.
 		n.mu.Lock()
 		if n.local != nil {
-			n.local.close()
+			n.local.Close()
 		}
 		n.local = n.newStreamer()
 		n.mu.Unlock()
 	}
-	err := n.change(ctx, func(c content) error { return c.truncate(size) })
+	err := n.change(ctx, func(c content.Local) error { return c.Truncate(size) })
 	if err != nil {
 		n.dataMu.Unlock()
 		return n.fsys.fail("truncate", n.name(), err)
@@ -478,7 +468,8 @@ func (n *fileNode) setMeta(ctx context.Context, in *fuse.SetAttrIn) syscall.Errn
 	if !ok {
 		return 0
 	}
-	obj, err := n.fsys.rewriteMeta(ctx, n.fsys.fileKey(rel), a.metadata(kindFile))
+	key := n.fsys.fileKey(rel)
+	obj, err := n.fsys.rewriteMeta(ctx, key, a.metadata(kindFile))
 	if err != nil {
 		return n.fsys.fail("setattr", rel, err)
 	}
@@ -487,8 +478,8 @@ func (n *fileNode) setMeta(ctx context.Context, in *fuse.SetAttrIn) syscall.Errn
 	n.attrs = a
 	n.checkedAt = time.Now()
 	n.version++
-	if st, ok := n.local.(*staged); ok {
-		st.base.etag = obj.ETag
+	if st, ok := n.local.(*content.Staged); ok {
+		st.BaseCopied(key, obj.ETag)
 	}
 	n.mu.Unlock()
 	n.updateParentEntry()
@@ -544,25 +535,25 @@ func (n *fileNode) commitToLocked(ctx context.Context, rel string) error {
 	a, local := n.attrs, n.local
 	n.mu.Unlock()
 	key := n.fsys.fileKey(rel)
-	obj, err := local.commit(ctx, key, store.PutOptions{Metadata: a.metadata(kindFile)})
+	obj, err := local.Commit(ctx, key, store.PutOptions{Metadata: a.metadata(kindFile)})
 	if err == nil {
 		obj, err = n.fixStreamedMeta(ctx, local, key, obj)
 	}
 	if err != nil {
-		n.fsys.log.WithFields(map[string]any{"path": rel, "size": local.length()}).WithError(err).
+		n.fsys.log.WithFields(map[string]any{"path": rel, "size": local.Length()}).WithError(err).
 			Error("storing a file failed")
 		return err
 	}
 	n.mu.Lock()
 	n.dirty, n.pending, n.mtimeSet = false, false, false
 	n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
-	n.attrs.size = local.length()
+	n.attrs.size = local.Length()
 	n.attrs.metaKnown = true
 	n.checkedAt = time.Now()
 	n.version++
-	if _, streamed := local.(*streamer); streamed {
+	if _, streamed := local.(*content.Streamer); streamed {
 		// Its parts are in the store only: reads go there from now on.
-		local.close()
+		local.Close()
 		n.local = nil
 	}
 	n.mu.Unlock()
@@ -575,19 +566,21 @@ func (n *fileNode) commitToLocked(ctx context.Context, rel string) error {
 // with. A chmod, chown or explicit utimes since then is applied with a
 // copy onto itself; the mtime of the writes alone is not worth a copy of
 // the whole object, so the file keeps the upload's start as its mtime.
-func (n *fileNode) fixStreamedMeta(ctx context.Context, local content, key string, obj store.Object) (store.Object, error) {
-	s, ok := local.(*streamer)
-	if !ok || !s.uploading() {
+func (n *fileNode) fixStreamedMeta(ctx context.Context, local content.Local, key string, obj store.Object) (store.Object, error) {
+	s, ok := local.(*content.Streamer)
+	if !ok || !s.Uploading() {
 		return obj, nil
 	}
+	// The attributes the upload started with, read back from its metadata.
+	_, sent := n.fsys.attrsFromObject(store.Object{Metadata: s.Sent().Metadata}, false)
 	n.mu.Lock()
 	a, explicit := n.attrs, n.mtimeSet
 	if !explicit {
-		a.mtime = s.sent.mtime
-		n.attrs.mtime = s.sent.mtime
+		a.mtime = sent.mtime
+		n.attrs.mtime = sent.mtime
 	}
 	n.mu.Unlock()
-	if a.perm == s.sent.perm && a.uid == s.sent.uid && a.gid == s.sent.gid && a.mtime.Equal(s.sent.mtime) {
+	if a.perm == sent.perm && a.uid == sent.uid && a.gid == sent.gid && a.mtime.Equal(sent.mtime) {
 		return obj, nil
 	}
 	return n.fsys.rewriteMeta(ctx, key, a.metadata(kindFile))
@@ -621,9 +614,9 @@ func (n *fileNode) Allocate(ctx context.Context, fh fs.FileHandle, off uint64, s
 		return 0
 	}
 	n.dataMu.Lock()
-	err := n.change(ctx, func(c content) error {
-		if end > c.length() {
-			return c.truncate(end)
+	err := n.change(ctx, func(c content.Local) error {
+		if end > c.Length() {
+			return c.Truncate(end)
 		}
 		return nil
 	})

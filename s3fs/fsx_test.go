@@ -38,7 +38,7 @@ func TestFsx(t *testing.T) {
 		mt := mount(t, m, Options{Prefix: "fsx/", PartSize: store.MinPartSize})
 		x := &fsx{t: t, mt: mt, rng: rand.New(rand.NewPCG(seed, seed^0x5eed))}
 		// File 0 grows past two parts, so its commits are multipart
-		// uploads, mostly patches of the stored file (see patch.go).
+		// uploads, mostly patches of the stored file (see content/patch.go).
 		x.files = []*fsxFile{{name: "big", max: 12 << 20}, {name: "a", max: 1 << 20}, {name: "b", max: 1 << 20}, {name: "c", max: 256 << 10}}
 		defer x.closeAll()
 		for i := range ops {

@@ -2,10 +2,7 @@ package s3fs
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -13,23 +10,22 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
 
-	"github.com/s3vol/s3vol/internal/bufpool"
+	"github.com/s3vol/s3vol/s3fs/content"
 	"github.com/s3vol/s3vol/store"
 )
 
-// fsys is the state one mount shares: the store, the options and the set
-// of files with uncommitted data.
+// fsys is the state one mount shares: the store, the options, the data
+// engine's environment and the set of files with uncommitted data.
 type fsys struct {
 	st      store.Store
 	opts    Options
 	log     logrus.FieldLogger
-	pool    *bufpool.Pool
 	root    *dirNode
 	started time.Time // the mtime of directories without metadata
 	odd     oddKeys
-	// noPartCopy is set once the store refused to copy a part: files
-	// modified in place are then stored whole (see patch.go).
-	noPartCopy atomic.Bool
+	// data is what the files' content (package content) works with: the
+	// same bounded store, the memory budget, the cache folder.
+	data *content.Env
 
 	mu    sync.Mutex
 	dirty map[*fileNode]struct{} // files with local changes not yet in the store
@@ -37,10 +33,17 @@ type fsys struct {
 	background sync.WaitGroup // listings refreshed ahead (see refreshAhead)
 }
 
-func newFsys(opts Options) *fsys {
+func newFsys(opts Options, log logrus.FieldLogger) *fsys {
+	st := &boundedStore{Store: opts.Store, timeout: opts.OpTimeout}
 	f := &fsys{
-		st: &boundedStore{Store: opts.Store, timeout: opts.OpTimeout}, opts: opts, log: opts.Logger, pool: opts.Buffers,
+		st: st, opts: opts, log: log,
 		started: time.Now(), dirty: make(map[*fileNode]struct{}),
+		data: &content.Env{
+			Store: st, Buffers: opts.Buffers, Log: log, CacheDir: opts.CacheDir,
+			PartSize: opts.PartSize, UploadConcurrency: opts.UploadConcurrency,
+			ReadAheadMax: opts.ReadAheadMax, ReadChunkMax: opts.ReadChunkMax, KernelReadAhead: opts.KernelReadAhead,
+			RequestTimeout: opts.RequestTimeout, TransferTimeout: opts.TransferTimeout,
+		},
 	}
 	f.root = &dirNode{node: node{fsys: f}}
 	f.root.attrs = f.defaultAttrs(kindDir, store.Object{LastModified: f.started})
@@ -163,21 +166,4 @@ func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 // Listxattr: no extended attributes.
 func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	return 0, 0
-}
-
-// localFile creates a file in CacheDir for local content and unlinks it at
-// once, so that a crash leaves nothing behind; kind names it in errors.
-func (f *fsys) localFile(kind string) (*os.File, error) {
-	if err := os.MkdirAll(f.opts.CacheDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the cache folder for a %s file: %w", kind, err)
-	}
-	file, err := os.CreateTemp(f.opts.CacheDir, kind+"-*")
-	if err != nil {
-		return nil, fmt.Errorf("creating a %s file: %w", kind, err)
-	}
-	if err := os.Remove(file.Name()); err != nil {
-		file.Close()
-		return nil, fmt.Errorf("unlinking a %s file: %w", kind, err)
-	}
-	return file, nil
 }

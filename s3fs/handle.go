@@ -8,6 +8,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/s3vol/s3vol/s3fs/content"
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -22,7 +23,7 @@ type handle struct {
 	writer bool
 
 	mu        sync.Mutex
-	rd        *rangeReader
+	rd        *content.RangeReader
 	rdVersion uint64
 	released  bool
 }
@@ -47,7 +48,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	if errno != 0 {
 		return nil, errno
 	}
-	res, err := rd.read(ctx, dest, off)
+	res, err := rd.Read(ctx, dest, off)
 	if err != nil {
 		if store.IsPreconditionFailed(err) {
 			h.n.fsys.log.WithField("path", h.n.name()).
@@ -56,12 +57,21 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		}
 		return nil, h.n.fsys.fail("read", h.n.name(), err)
 	}
-	return res, 0
+	return fuseReply{res}, 0
 }
+
+// fuseReply hands a range reader's reply to go-fuse, which writes it to
+// the kernel with writev(2) straight from the read-ahead buffers and calls
+// Done once it is sent.
+type fuseReply struct{ *content.Reply }
+
+func (r fuseReply) Bytes(buf []byte) ([]byte, fuse.Status) { return r.Reply.Bytes(buf), fuse.OK }
+
+func (r fuseReply) Slices() ([][]byte, fuse.Status) { return r.Reply.Slices(), fuse.OK }
 
 // reader returns the handle's range reader, started anew when this mount
 // changed the stored object (a commit, a rename) since the last one.
-func (h *handle) reader() (*rangeReader, syscall.Errno) {
+func (h *handle) reader() (*content.RangeReader, syscall.Errno) {
 	n := h.n
 	rel, ok := n.path()
 	if !ok {
@@ -74,9 +84,9 @@ func (h *handle) reader() (*rangeReader, syscall.Errno) {
 	defer h.mu.Unlock()
 	if h.rd == nil || h.rdVersion != version {
 		if h.rd != nil {
-			h.rd.close()
+			h.rd.Close()
 		}
-		h.rd = newRangeReader(n.fsys, n.fsys.fileKey(rel), a.etag, a.size)
+		h.rd = content.NewRangeReader(n.fsys.data, n.fsys.fileKey(rel), a.etag, a.size)
 		h.rdVersion = version
 	}
 	return h.rd, 0
@@ -110,7 +120,7 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	}
 	h.released = true
 	if h.rd != nil {
-		h.rd.close()
+		h.rd.Close()
 		h.rd = nil
 	}
 	h.mu.Unlock()

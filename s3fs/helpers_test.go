@@ -127,9 +127,10 @@ func (mt *mnt) unmount() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := mt.m.Unmount(ctx)
+	m := mt.m // the goroutine below may outlive this call
+	err := m.Unmount(ctx)
 	waited := make(chan struct{})
-	go func() { mt.m.Wait(); close(waited) }()
+	go func() { m.Wait(); close(waited) }()
 	select {
 	case <-waited:
 	case <-time.After(time.Minute):

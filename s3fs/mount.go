@@ -39,8 +39,7 @@ func Mount(dir string, opts Options) (*Mounted, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := newFsys(opts)
-	f.log = opts.Logger.WithFields(map[string]any{"mountpoint": dir, "store": opts.Store.String(), "prefix": opts.Prefix})
+	f := newFsys(opts, opts.Logger.WithFields(map[string]any{"mountpoint": dir, "store": opts.Store.String(), "prefix": opts.Prefix}))
 	f.loadRootAttrs()
 
 	ttl := opts.MetadataTTL

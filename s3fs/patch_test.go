@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3vol/s3vol/s3fs/content"
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -40,9 +41,9 @@ func TestModifiedBigFileStoredAsPatch(t *testing.T) {
 		// Blocks 1-3 copied in one part; the last block fetched (its old
 		// bytes, in 256 KiB steps) and sent.
 		if got[store.ReqMultipartCopy] != 1 || got[store.ReqMultipartPart] != 1 ||
-			got[store.BytesWritten] != int64(len(model)-3*block) || got[store.BytesRead] > block/5+fetchAlign {
+			got[store.BytesWritten] != int64(len(model)-3*block) || got[store.BytesRead] > block/5+content.FetchAlign {
 			t.Errorf("append: %v; want 1 part copied, 1 sent of %d bytes, at most %d bytes read",
-				got, len(model)-3*block, block/5+fetchAlign)
+				got, len(model)-3*block, block/5+content.FetchAlign)
 		}
 
 		m.Reset()

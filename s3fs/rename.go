@@ -12,6 +12,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/s3vol/s3vol/internal/parallel"
+	"github.com/s3vol/s3vol/s3fs/content"
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -48,7 +49,12 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 			return errno
 		}
 	}
-	if dst := nd.GetChild(newName); dst != nil {
+	dst := nd.GetChild(newName)
+	// The kernel looks the new name up before a rename: no node there
+	// means nothing was there, and a copy that cannot be completed (the
+	// source's delete failed) can be undone.
+	replacing := dst != nil
+	if dst != nil {
 		// Files created in the target and not yet stored make it not
 		// empty, though the store does not list them.
 		if dd, ok := dst.Operations().(*dirNode); ok && dd.hasPendingChildren() {
@@ -75,10 +81,10 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	var a attrs
 	switch n := ch.Operations().(type) {
 	case *fileNode:
-		k, errno = kindFile, n.renameToLocked(ctx, oldRel, newRel)
+		k, errno = kindFile, n.renameToLocked(ctx, oldRel, newRel, replacing)
 		a = n.currentAttrs()
 	case *linkNode:
-		k, errno = kindSymlink, d.fsys.moveObject(ctx, oldRel, newRel)
+		k, errno = kindSymlink, d.fsys.moveObject(ctx, oldRel, newRel, replacing)
 		a = n.getAttrs()
 	case *dirNode:
 		k, errno = kindDir, d.fsys.renameDir(ctx, n, oldRel, newRel)
@@ -101,8 +107,8 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 // committed first under the old name. Storing the changes at the new name
 // and then failing to delete the old one would leave the node describing
 // an object at a name the caller was told it did not move to. Called with
-// dataMu held.
-func (n *fileNode) renameToLocked(ctx context.Context, oldRel, newRel string) syscall.Errno {
+// dataMu held. replacing says a file was at newRel (see copyLeft).
+func (n *fileNode) renameToLocked(ctx context.Context, oldRel, newRel string, replacing bool) syscall.Errno {
 	f := n.fsys
 	n.mu.Lock()
 	pending := n.pending
@@ -121,10 +127,11 @@ func (n *fileNode) renameToLocked(ctx context.Context, oldRel, newRel string) sy
 	etag := n.attrs.etag
 	n.mu.Unlock()
 	obj, err := f.copyObject(ctx, f.fileKey(oldRel), f.fileKey(newRel), etag)
-	if err == nil {
-		err = f.deleteKey(ctx, f.fileKey(oldRel))
-	}
 	if err != nil {
+		return f.fail("rename", oldRel, err)
+	}
+	if err := f.deleteKey(ctx, f.fileKey(oldRel)); err != nil {
+		f.copyLeft(ctx, newRel, obj, replacing)
 		return f.fail("rename", oldRel, err)
 	}
 	n.movedTo(newRel, obj)
@@ -132,15 +139,43 @@ func (n *fileNode) renameToLocked(ctx context.Context, oldRel, newRel string) sy
 }
 
 // moveObject copies one object to a new name and deletes the old one.
-func (f *fsys) moveObject(ctx context.Context, oldRel, newRel string) syscall.Errno {
-	_, err := f.copyObject(ctx, f.fileKey(oldRel), f.fileKey(newRel), "")
-	if err == nil {
-		err = f.deleteKey(ctx, f.fileKey(oldRel))
-	}
+func (f *fsys) moveObject(ctx context.Context, oldRel, newRel string, replacing bool) syscall.Errno {
+	obj, err := f.copyObject(ctx, f.fileKey(oldRel), f.fileKey(newRel), "")
 	if err != nil {
 		return f.fail("rename", oldRel, err)
 	}
+	if err := f.deleteKey(ctx, f.fileKey(oldRel)); err != nil {
+		f.copyLeft(ctx, newRel, obj, replacing)
+		return f.fail("rename", oldRel, err)
+	}
 	return 0
+}
+
+// copyLeft handles the copy of a move whose source could not be deleted:
+// the rename fails, so the new name must not keep a second copy of the
+// file. When nothing was there before, the copy is deleted again, provided
+// the new name still holds it (another host may have written there
+// since). When the copy replaced a file, that file's content is gone and
+// cannot be brought back: the new name keeps the moved content, the old
+// name too (the mount shows both within the metadata TTL, as any change
+// in the store), and the rename may be retried. Best effort: a store that
+// fails the delete fails this too, and the copy then stays, logged.
+func (f *fsys) copyLeft(ctx context.Context, newRel string, copied store.Object, replacing bool) {
+	key := f.fileKey(newRel)
+	log := f.log.WithField("path", newRel)
+	if replacing {
+		log.Warn("a rename onto an existing file failed after its copy: that file now holds the moved content, and the old name still does")
+		return
+	}
+	ctx, cancel := f.requestCtx(ctx)
+	defer cancel()
+	cur, err := f.st.Stat(ctx, key)
+	if err == nil && cur.ETag == copied.ETag {
+		err = f.st.Delete(ctx, key)
+	}
+	if err != nil && !store.IsNotFound(err) {
+		log.WithError(err).Warn("a rename failed after its copy, and the copy could not be removed: both names remain")
+	}
 }
 
 func (f *fsys) copyObject(ctx context.Context, src, dst, etag string) (store.Object, error) {
@@ -326,8 +361,8 @@ func (n *fileNode) movedTo(rel string, obj store.Object) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
-	if st, ok := n.local.(*staged); ok {
-		st.base.key, st.base.etag = key, obj.ETag
+	if st, ok := n.local.(*content.Staged); ok {
+		st.BaseCopied(key, obj.ETag)
 	}
 	n.version++
 }

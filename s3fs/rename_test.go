@@ -39,6 +39,7 @@ func TestRenameDirectory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer open.Close() // on a failure below; closed and checked at the end otherwise
 		open.Write([]byte("still open"))
 		keep, err := os.Open(mt.path("old/sub3/f0003"))
 		if err != nil {

@@ -1,10 +1,12 @@
 package s3fs
 
 import (
+	"context"
 	"errors"
 	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/s3vol/s3vol/store"
 	"github.com/s3vol/s3vol/store/faultstore"
@@ -121,5 +123,78 @@ func TestFailedRenameKeepsTarget(t *testing.T) {
 	}
 	if got := mt.read("dst"); string(got) != "source" {
 		t.Fatalf("the target after the rename reads %q", got)
+	}
+}
+
+// A rename whose copy landed but whose delete of the source failed returns
+// EIO and leaves no second copy at the new name when nothing was there
+// before: the copy is undone, the source stays whole, and the rename works
+// once the store does (issue 13, leftover of 3). Files and symlinks alike.
+func TestFailedRenameDeleteUndoesCopy(t *testing.T) {
+	fst, inner, mt := mountFaulty(t, Options{Prefix: "v/"})
+	mt.write("src", []byte("source"))
+	if err := os.Symlink("src", mt.path("link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ from, to string }{{"src", "dst"}, {"link", "link2"}} {
+		fst.Add(faultstore.Rule{Op: faultstore.OpDelete, Key: "v/" + c.from, Err: store.ErrUnavailable})
+		if err := os.Rename(mt.path(c.from), mt.path(c.to)); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("rename %s with its delete failing: %v, want EIO", c.from, err)
+		}
+		fst.Clear()
+		if _, err := inner.Stat(context.Background(), "v/"+c.to); !store.IsNotFound(err) {
+			t.Fatalf("after the failed rename of %s the store has %s: %v; want the copy undone", c.from, c.to, err)
+		}
+		if _, err := os.Lstat(mt.path(c.to)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("after the failed rename of %s the mount shows %s: %v", c.from, c.to, err)
+		}
+		if err := os.Rename(mt.path(c.from), mt.path(c.to)); err != nil {
+			t.Fatalf("rename of %s once the store works: %v", c.from, err)
+		}
+		if _, err := inner.Stat(context.Background(), "v/"+c.from); !store.IsNotFound(err) {
+			t.Fatalf("after the rename %s is still in the store: %v", c.from, err)
+		}
+	}
+	if got := storedContent(t, inner, "v/dst"); got != "source" {
+		t.Fatalf("the renamed file holds %q", got)
+	}
+	if got, err := os.Readlink(mt.path("link2")); err != nil || got != "src" {
+		t.Fatalf("the renamed symlink: %q, %v", got, err)
+	}
+}
+
+// A rename onto an existing file whose delete of the source failed cannot
+// be undone (the copy replaced the file): it returns EIO, and the mount
+// shows what the store holds, the moved content at both names.
+func TestFailedRenameDeleteOntoFile(t *testing.T) {
+	fst, inner, mt := mountFaulty(t, Options{Prefix: "v/"})
+	mt.write("src", []byte("source"))
+	mt.write("dst", []byte("old"))
+	if got := mt.read("dst"); string(got) != "old" {
+		t.Fatalf("dst reads %q", got)
+	}
+	fst.Add(faultstore.Rule{Op: faultstore.OpDelete, Key: "v/src", Err: store.ErrUnavailable})
+	if err := os.Rename(mt.path("src"), mt.path("dst")); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("rename with its delete failing: %v, want EIO", err)
+	}
+	fst.Clear()
+	for _, name := range []string{"src", "dst"} {
+		if got := storedContent(t, inner, "v/"+name); got != "source" {
+			t.Fatalf("the store holds %q at %s, want the moved content", got, name)
+		}
+		// Within the metadata TTL, as for any change in the store.
+		deadline := time.Now().Add(10 * time.Second)
+		for got := mt.read(name); string(got) != "source"; got = mt.read(name) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the mount reads %q at %s, want what the store holds", got, name)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if err := os.Rename(mt.path("src"), mt.path("dst")); err != nil {
+		t.Fatalf("rename once the store works: %v", err)
+	}
+	if _, err := inner.Stat(context.Background(), "v/src"); !store.IsNotFound(err) {
+		t.Fatalf("after the rename src is still in the store: %v", err)
 	}
 }

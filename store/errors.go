@@ -9,8 +9,12 @@ import (
 // exactly one of them (through *Error), or none for a failure that fits no
 // kind (a local disk error, a malformed reply).
 var (
-	// ErrNotFound: the key (or, from any call, the bucket) does not exist.
+	// ErrNotFound: the key does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrNoBucket: the bucket itself does not exist. It is not an
+	// ErrNotFound: a missing bucket must never read as an empty one (an
+	// empty registry would make Docker fall back to local volumes).
+	ErrNoBucket = errors.New("bucket does not exist")
 	// ErrPreconditionFailed: an IfMatch/IfNoneMatch condition did not hold.
 	ErrPreconditionFailed = errors.New("precondition failed")
 	// ErrAccessDenied: the credentials were refused or lack the permission.
@@ -66,6 +70,21 @@ func (e *Error) Unwrap() []error {
 	}
 	return errs
 }
+
+// ConnectError says why a store could not be connected. A store that
+// connects in the background (the daemon's) fails every call made before
+// it is connected with it, wrapped in the call's *Error, so that a message
+// can lead with the cause rather than with the call that met it.
+//
+// It does not unwrap to its cause: the kind of the *Error around it is
+// what callers match, and a store that was never reached must not answer
+// "not found" to anything.
+type ConnectError struct {
+	Store string // the store's name, without secrets
+	Err   error  // why connecting failed, with what to fix
+}
+
+func (e *ConnectError) Error() string { return fmt.Sprintf("not connected to %s: %v", e.Store, e.Err) }
 
 // NewError builds an *Error; backends use it to report a failure.
 func NewError(op, key string, kind, err error) error {

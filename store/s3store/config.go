@@ -72,6 +72,10 @@ type Config struct {
 	// ETag, up to Retries times in a row without progress. Default 3;
 	// negative disables retries and resumes.
 	Retries int
+	// OnRetry, when set, is called for each retry: a request minio-go
+	// sends again after a failure, and a GET body resumed after it was cut
+	// off (for metrics).
+	OnRetry func()
 
 	// Uploads of unknown size (Put with size -1, and known sizes over one
 	// part) go through store.Writer with these options.

@@ -3,6 +3,9 @@ package s3store
 import (
 	"errors"
 	"net"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +33,13 @@ func wantConnectErr(t *testing.T, cfg Config, kind error, hint string) {
 
 func TestNewMissingBucket(t *testing.T) {
 	srv := miniotest.Shared(t)
-	wantConnectErr(t, testConfig(srv, "no-such-bucket-s3vol"), store.ErrNotFound, "does not exist: create it")
+	cfg := testConfig(srv, "no-such-bucket-s3vol")
+	wantConnectErr(t, cfg, store.ErrNoBucket, "does not exist: create it")
+	// A missing bucket is not a missing key: read as one, it would make an
+	// empty registry (issue 19.4).
+	if _, err := New(ctxT(t), cfg); errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("New: %v is an ErrNotFound", err)
+	}
 }
 
 func TestNewWrongSecretKey(t *testing.T) {
@@ -54,8 +63,35 @@ func TestNewUnreachableEndpoint(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
-	cfg := Config{Endpoint: addr, Bucket: "b", AccessKey: "a", SecretKey: "secret-value", Retries: 1, Region: "us-east-1"}
-	wantConnectErr(t, cfg, store.ErrUnavailable, "cannot reach")
+	cfg := Config{Endpoint: addr, Bucket: "bucket-b", AccessKey: "a", SecretKey: "secret-value", Retries: 1, Region: "us-east-1"}
+	wantConnectErr(t, cfg, store.ErrUnavailable, "nothing listens at "+addr+" (connection refused)")
+}
+
+// TLS on one side only is named as such, both ways (issue 19.4): https to
+// a plain-http MinIO, and plain http to MinIO behind a TLS proxy.
+func TestNewTLSMismatch(t *testing.T) {
+	srv := miniotest.Shared(t)
+	cfg := testConfig(srv, srv.NewBucket(t))
+	cfg.Endpoint, cfg.Secure = srv.Endpoint, true // host:port, so Secure decides
+	wantConnectErr(t, cfg, store.ErrUnavailable, "TLS mismatch: "+srv.Endpoint+" speaks plain http")
+
+	target, err := url.Parse("http://" + srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(target))
+	defer proxy.Close()
+	cfg.Secure = false
+	cfg.Endpoint = strings.TrimPrefix(proxy.URL, "https://")
+	_, err = New(ctxT(t), cfg)
+	if err == nil || !strings.Contains(err.Error(), "TLS mismatch: "+cfg.Endpoint+" speaks TLS (https)") {
+		t.Fatalf("New over http to a TLS endpoint: %v; want it to say the endpoint speaks TLS", err)
+	}
+	cfg.Secure = true
+	_, err = New(ctxT(t), cfg)
+	if err == nil || !strings.Contains(err.Error(), "certificate of "+cfg.Endpoint+" is not trusted") {
+		t.Fatalf("New over https with an untrusted certificate: %v; want it to say so", err)
+	}
 }
 
 func TestConfigErrors(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 // kindsByCode maps S3 error codes to store kinds.
 var kindsByCode = map[string]error{
 	"NoSuchKey":    store.ErrNotFound,
-	"NoSuchBucket": store.ErrNotFound,
+	"NoSuchBucket": store.ErrNoBucket,
 	"NoSuchUpload": store.ErrNotFound,
 
 	"PreconditionFailed": store.ErrPreconditionFailed,
@@ -119,10 +119,6 @@ func wrapErr(op, key string, parent, call context.Context, err error) error {
 func conditionLost(err error, opts store.PutOptions) error {
 	var se *store.Error
 	if opts.IfMatch == "" || !errors.As(err, &se) || se.Kind != store.ErrNotFound {
-		return err
-	}
-	var er minio.ErrorResponse
-	if errors.As(err, &er) && er.Code == "NoSuchBucket" {
 		return err
 	}
 	return store.NewError(se.Op, se.Key, store.ErrPreconditionFailed, err)

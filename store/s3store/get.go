@@ -138,6 +138,9 @@ func (b *resumingBody) resume(cause error) error {
 		return cause
 	}
 	b.misses++
+	if b.s.cfg.OnRetry != nil {
+		b.s.cfg.OnRetry()
+	}
 	b.body.Close()
 	b.body = nil
 	logrus.WithFields(logrus.Fields{"key": b.key, "offset": b.next, "left": b.left, "attempt": b.misses, "error": cause}).

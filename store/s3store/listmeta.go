@@ -19,8 +19,9 @@ import (
 // iterator paginates on its own, and this is where its pages can be
 // counted (store.Metered) and told apart.
 type observingTransport struct {
-	base  http.RoundTripper
-	minio atomic.Bool
+	base    http.RoundTripper
+	minio   atomic.Bool
+	retries *retryCounter
 }
 
 // listHookKey keys the func() called before each LIST request.
@@ -34,6 +35,7 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if err == nil && strings.HasPrefix(resp.Header.Get("Server"), "MinIO") {
 		t.minio.Store(true)
 	}
+	t.retries.observe(req, resp, err)
 	return resp, err
 }
 

@@ -17,10 +17,14 @@ package s3store
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -58,7 +62,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, store.NewError("connect", "", nil, err)
 	}
-	tr := &observingTransport{base: base}
+	tr := &observingTransport{base: base, retries: &retryCounter{onRetry: cfg.OnRetry}}
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:        creds,
 		Secure:       cfg.Secure,
@@ -81,38 +85,65 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 // checkBucket lists one key: that proves the bucket exists, the endpoint
-// answers and the credentials are accepted, with an S3 error code that
-// tells which of them is wrong.
+// answers and the credentials are accepted. When it fails, the error says
+// which of them is wrong (see diagnose).
 func (s *Store) checkBucket(ctx context.Context, creds *credentials.Credentials, credSrc string) error {
 	_, err := s.listPage(ctx, "", "", "", "", 1)
-	if err == nil {
-		return nil
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
 	}
+	return wrapHint(err, s.diagnose(err, creds, credSrc))
+}
+
+// diagnose names what a failed first request says is wrong: the endpoint
+// is down (refused, unknown name, no answer), TLS is on one side only or
+// the certificate is not trusted, the keys were refused, or the bucket is
+// missing; each with what to fix.
+func (s *Store) diagnose(err error, creds *credentials.Credentials, credSrc string) string {
 	var er minio.ErrorResponse
 	errors.As(err, &er)
-	where := fmt.Sprintf("bucket %q at %s", s.bucket, s.core.Client.EndpointURL())
-	var hint string
+	endpoint := s.core.Client.EndpointURL()
+	where := fmt.Sprintf("bucket %q at %s", s.bucket, endpoint)
+	var dnsErr *net.DNSError
+	var recordErr tls.RecordHeaderError
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var badHost x509.HostnameError
 	switch kind := kindOf(err); {
-	case errors.Is(err, context.Canceled):
-		return err
 	case er.Code == "NoSuchBucket":
-		hint = fmt.Sprintf("%s does not exist: create it (e.g. `mc mb ALIAS/%s` or `aws s3 mb s3://%s`) or correct the bucket name", where, s.bucket, s.bucket)
+		return fmt.Sprintf("%s does not exist: create it (e.g. `mc mb ALIAS/%s` or `aws s3 mb s3://%s`) or correct the bucket name", where, s.bucket, s.bucket)
 	case er.Code == "InvalidAccessKeyId":
-		hint = fmt.Sprintf("the server does not know the access key from %s: check the access key", credSrc)
+		return fmt.Sprintf("the server does not know the access key from %s: check the access key", credSrc)
 	case er.Code == "SignatureDoesNotMatch":
-		hint = fmt.Sprintf("the secret key from %s does not match its access key: check the secret key", credSrc)
+		return fmt.Sprintf("the secret key from %s does not match its access key: check the secret key", credSrc)
+	case er.StatusCode == http.StatusBadRequest && strings.Contains(er.Message, "HTTP request to an HTTPS server"):
+		return fmt.Sprintf("TLS mismatch: %s speaks TLS (https) but s3vol reached it over plain http: turn TLS on (an https:// endpoint)", endpoint.Host)
 	case kind == store.ErrAccessDenied:
 		if v, cerr := creds.GetWithContext(nil); cerr == nil && v.SignerType.IsAnonymous() {
-			hint = fmt.Sprintf("access to %s denied and no credentials were found in %s: give an access key and secret key, a credentials file, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", where, credSrc)
-		} else {
-			hint = fmt.Sprintf("access to %s denied with %s: check the keys and that they may list, read and write the bucket", where, credSrc)
+			return fmt.Sprintf("access to %s denied and no credentials were found in %s: give an access key and secret key, a credentials file, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", where, credSrc)
 		}
-	case kind == store.ErrUnavailable:
-		hint = fmt.Sprintf("cannot reach %s: check the endpoint address, that the server is running, and the TLS setting (secure=%v)", where, s.cfg.Secure)
+		return fmt.Sprintf("access to %s denied with %s: check the keys and that they may list, read and write the bucket", where, credSrc)
+	case kind != store.ErrUnavailable:
+		return fmt.Sprintf("checking %s", where)
+	case errors.As(err, &recordErr) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return fmt.Sprintf("TLS mismatch: %s speaks plain http but s3vol reached it over TLS (https): turn TLS off (an http:// endpoint)", endpoint.Host)
+	case errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &badHost):
+		return fmt.Sprintf("the TLS certificate of %s is not trusted: install its CA on this host, or correct the endpoint's name", endpoint.Host)
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("the endpoint's host name %q does not resolve (DNS): check the endpoint address", dnsErr.Name)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("nothing listens at %s (connection refused): check the endpoint address and that the server is running", endpoint.Host)
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err) || strings.Contains(err.Error(), "request timed out"):
+		return fmt.Sprintf("no answer from %s (timeout): check the endpoint address, the firewalls on the way, and that the server is not hung", endpoint.Host)
 	default:
-		hint = fmt.Sprintf("checking %s", where)
+		return fmt.Sprintf("cannot reach %s: check the endpoint address, that the server is running, and the TLS setting (secure=%v)", where, s.cfg.Secure)
 	}
-	return wrapHint(err, hint)
+}
+
+// isTimeout reports whether a network error is a timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // wrapHint prefixes a store error's cause with a user-facing explanation.
@@ -158,7 +189,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	err := s.call(ctx, "delete", key, func(ctx context.Context) error {
 		return s.core.Client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{})
 	})
-	if store.IsNotFound(err) && !isNoSuchBucket(err) {
+	if store.IsNotFound(err) {
 		return nil
 	}
 	return err
@@ -190,18 +221,13 @@ func (s *Store) deleteBatch(ctx context.Context, keys []string) error {
 		// Read every result, even after a failure, so that minio-go's
 		// goroutine can finish.
 		for res := range s.core.Client.RemoveObjectsWithResult(ctx, s.bucket, objs, minio.RemoveObjectsOptions{}) {
-			missing := kindOf(res.Err) == store.ErrNotFound && !isNoSuchBucket(res.Err)
+			missing := kindOf(res.Err) == store.ErrNotFound
 			if res.Err != nil && !missing && first == nil {
 				first = fmt.Errorf("deleting %q: %w", res.ObjectName, res.Err)
 			}
 		}
 		return first
 	})
-}
-
-func isNoSuchBucket(err error) bool {
-	var er minio.ErrorResponse
-	return errors.As(err, &er) && er.Code == "NoSuchBucket"
 }
 
 // checkKey rejects keys S3 cannot store before any request is made, and

@@ -1,4 +1,4 @@
-package s3fs
+package content
 
 import (
 	"context"
@@ -7,49 +7,57 @@ import (
 	"io"
 	"os"
 
-	"github.com/s3vol/s3vol/s3fs/internal/extent"
+	"github.com/s3vol/s3vol/s3fs/content/internal/extent"
 	"github.com/s3vol/s3vol/store"
 )
 
-// fetchAlign is the granularity of the ranges a staging file fetches
+// FetchAlign is the granularity of the ranges a staging file fetches
 // around a read: small random reads (a database's pages) cost one request
 // per 256 KiB block at most, not one per page.
-const fetchAlign = 256 << 10
+const FetchAlign = 256 << 10
 
-// base is the stored object a staging file modifies: its bytes
-// [0, limit) are the file's unless overwritten locally.
-type base struct {
-	key   string
-	etag  string
-	limit int64
+// Base is the stored object a staging file modifies: its bytes
+// [0, Limit) are the file's unless overwritten locally. Its ETag pins
+// every fetch and copy to the version the file started from.
+type Base struct {
+	Key   string
+	ETag  string
+	Limit int64
 }
 
-// staged is the local content of a file modified in place: a sparse,
+// Staged is the local content of a file modified in place: a sparse,
 // already-unlinked temporary file holding the bytes written here and the
 // ranges of the base object fetched so far. Bytes past the base's limit
 // that were never written read as zeros (holes). Not safe for concurrent
 // use: the file node serializes access.
-type staged struct {
-	f       *fsys
+type Staged struct {
+	env     *Env
 	file    *os.File // created on the first write or fetch
 	size    int64
-	base    base
-	present extent.Set // bytes of [0, base.limit) held locally
+	base    Base
+	present extent.Set // bytes of [0, base.Limit) held locally
 	changed extent.Set // bytes written here since the base was stored
 }
 
-func newStaged(f *fsys, b base) *staged {
-	return &staged{f: f, base: b, size: b.limit}
+// NewStaged starts the content of a file modified in place from the
+// stored object b (Base{} for none). Nothing is fetched up front.
+func NewStaged(env *Env, b Base) *Staged {
+	return &Staged{env: env, base: b, size: b.Limit}
 }
 
-func (s *staged) length() int64 { return s.size }
+// BaseCopied records that the base object now lives at key as version etag
+// (a rename's copy, a metadata rewrite's copy onto itself): the bytes
+// still missing are fetched from there, and a patch copies from there.
+func (s *Staged) BaseCopied(key, etag string) { s.base.Key, s.base.ETag = key, etag }
+
+func (s *Staged) Length() int64 { return s.size }
 
 // open creates the staging file on first use.
-func (s *staged) open() error {
+func (s *Staged) open() error {
 	if s.file != nil {
 		return nil
 	}
-	file, err := s.f.localFile("staging")
+	file, err := s.env.localFile("staging")
 	if err != nil {
 		return err
 	}
@@ -61,7 +69,7 @@ func (s *staged) open() error {
 	return nil
 }
 
-func (s *staged) readAt(ctx context.Context, p []byte, off int64) (int, error) {
+func (s *Staged) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if off >= s.size {
 		return 0, nil
 	}
@@ -82,10 +90,10 @@ func (s *staged) readAt(ctx context.Context, p []byte, off int64) (int, error) {
 }
 
 // fill fetches the missing base bytes of [start, end), widened to
-// fetchAlign blocks.
-func (s *staged) fill(ctx context.Context, start, end int64) error {
-	start = max(start/fetchAlign*fetchAlign, 0)
-	end = min((end+fetchAlign-1)/fetchAlign*fetchAlign, s.base.limit)
+// FetchAlign blocks.
+func (s *Staged) fill(ctx context.Context, start, end int64) error {
+	start = max(start/FetchAlign*FetchAlign, 0)
+	end = min((end+FetchAlign-1)/FetchAlign*FetchAlign, s.base.Limit)
 	for _, g := range s.present.Gaps(start, end) {
 		if err := s.fetch(ctx, g); err != nil {
 			return err
@@ -95,20 +103,20 @@ func (s *staged) fill(ctx context.Context, start, end int64) error {
 }
 
 // fetch copies bytes g of the base object into the staging file.
-func (s *staged) fetch(ctx context.Context, g extent.Range) error {
+func (s *Staged) fetch(ctx context.Context, g extent.Range) error {
 	if err := s.open(); err != nil {
 		return err
 	}
-	ctx, cancel := s.f.transferCtx(ctx)
+	ctx, cancel := s.env.transferCtx(ctx)
 	defer cancel()
-	body, _, err := s.f.st.Get(ctx, s.base.key, store.GetOptions{Offset: g.Start, Length: g.Len(), IfMatch: s.base.etag})
+	body, _, err := s.env.Store.Get(ctx, s.base.Key, store.GetOptions{Offset: g.Start, Length: g.Len(), IfMatch: s.base.ETag})
 	if err != nil {
 		return fmt.Errorf("fetching bytes %d-%d of the file being modified: %w", g.Start, g.End-1, err)
 	}
 	defer body.Close()
 	n, err := io.Copy(io.NewOffsetWriter(s.file, g.Start), io.LimitReader(body, g.Len()))
 	if err == nil && n != g.Len() {
-		err = fmt.Errorf("object %q ended after %d of %d bytes: %w", s.base.key, n, g.Len(), io.ErrUnexpectedEOF)
+		err = fmt.Errorf("object %q ended after %d of %d bytes: %w", s.base.Key, n, g.Len(), io.ErrUnexpectedEOF)
 	}
 	if err != nil {
 		return fmt.Errorf("fetching bytes %d-%d of the file being modified: %w", g.Start, g.End-1, err)
@@ -117,7 +125,7 @@ func (s *staged) fetch(ctx context.Context, g extent.Range) error {
 	return nil
 }
 
-func (s *staged) writeAt(ctx context.Context, p []byte, off int64) error {
+func (s *Staged) WriteAt(ctx context.Context, p []byte, off int64) error {
 	if err := s.open(); err != nil {
 		return err
 	}
@@ -130,9 +138,9 @@ func (s *staged) writeAt(ctx context.Context, p []byte, off int64) error {
 	return nil
 }
 
-// truncate sets the size; bytes cut off are forgotten, so growing again
+// Truncate sets the size; bytes cut off are forgotten, so growing again
 // reads zeros, not the base object's old bytes.
-func (s *staged) truncate(size int64) error {
+func (s *Staged) Truncate(size int64) error {
 	if s.file != nil {
 		if err := s.file.Truncate(size); err != nil {
 			return fmt.Errorf("truncating the staging file: %w", err)
@@ -141,16 +149,16 @@ func (s *staged) truncate(size int64) error {
 	if size < s.size {
 		s.present.Truncate(size)
 		s.changed.Truncate(size)
-		s.base.limit = min(s.base.limit, size)
+		s.base.Limit = min(s.base.Limit, size)
 	}
 	s.size = size
 	return nil
 }
 
-// commit stores the content as key: as a patch of the base when much of
+// Commit stores the content as key: as a patch of the base when much of
 // it is unchanged (see patch.go), else whole. On success the new object
 // becomes the base.
-func (s *staged) commit(ctx context.Context, key string, opts store.PutOptions) (store.Object, error) {
+func (s *Staged) Commit(ctx context.Context, key string, opts store.PutOptions) (store.Object, error) {
 	if p := s.planPatch(); p != nil {
 		obj, err := s.commitPatch(ctx, key, opts, p)
 		if !errors.Is(err, errBaseGone) && !errors.Is(err, store.ErrNotSupported) {
@@ -166,28 +174,28 @@ func (s *staged) commit(ctx context.Context, key string, opts store.PutOptions) 
 // commitWhole fetches what is still missing of the base, then uploads the
 // whole content as key. On success the staging file holds exactly the
 // new object.
-func (s *staged) commitWhole(ctx context.Context, key string, opts store.PutOptions) (store.Object, error) {
-	if err := s.fill(ctx, 0, s.base.limit); err != nil {
+func (s *Staged) commitWhole(ctx context.Context, key string, opts store.PutOptions) (store.Object, error) {
+	if err := s.fill(ctx, 0, s.base.Limit); err != nil {
 		return store.Object{}, err
 	}
-	ctx, cancel := s.f.transferCtx(ctx)
+	ctx, cancel := s.env.transferCtx(ctx)
 	defer cancel()
 	var r io.Reader = io.NewSectionReader(s.file, 0, s.size)
 	if s.file == nil {
 		r = io.LimitReader(zeros{}, s.size)
 	}
-	obj, err := s.f.upload(ctx, key, r, s.size, opts)
+	obj, err := s.env.upload(ctx, key, r, s.size, opts)
 	if err != nil {
 		return store.Object{}, err
 	}
-	s.base = base{key: key, etag: obj.ETag, limit: s.size}
+	s.base = Base{Key: key, ETag: obj.ETag, Limit: s.size}
 	s.present = extent.Set{}
 	s.present.Add(0, s.size)
 	s.changed = extent.Set{}
 	return obj, nil
 }
 
-func (s *staged) close() {
+func (s *Staged) Close() {
 	if s.file != nil {
 		s.file.Close()
 		s.file = nil

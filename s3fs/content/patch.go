@@ -1,4 +1,4 @@
-package s3fs
+package content
 
 import (
 	"context"
@@ -44,16 +44,16 @@ var errBaseGone = errors.New("the stored file changed while it was being modifie
 // the file fits in one part (storing it whole is as cheap), when the
 // base's version is unknown (a copy could not be pinned to it) and when
 // the store has refused to copy parts.
-func (s *staged) planPatch() []patchPart {
+func (s *Staged) planPatch() []patchPart {
 	block := s.patchBlock()
-	if s.size <= block || s.base.limit < block || s.base.etag == "" || s.f.noPartCopy.Load() {
+	if s.size <= block || s.base.Limit < block || s.base.ETag == "" || s.env.noPartCopy.Load() {
 		return nil
 	}
 	var parts []patchPart
 	copied := false
 	for start := int64(0); start < s.size; start += block {
 		end := min(start+block, s.size)
-		clean := end <= s.base.limit && !s.changed.Overlaps(start, end)
+		clean := end <= s.base.Limit && !s.changed.Overlaps(start, end)
 		copied = copied || clean
 		if n := len(parts); clean && n > 0 && parts[n-1].copy && end-parts[n-1].start <= maxCopyPart {
 			parts[n-1].end = end
@@ -70,8 +70,8 @@ func (s *staged) planPatch() []patchPart {
 // patchBlock is the block size of a patch: the part size, doubled until
 // the file takes at most half of S3's 10,000 parts. Every block but the
 // last is whole, so every part but the last has S3's minimum size.
-func (s *staged) patchBlock() int64 {
-	block := s.f.opts.PartSize
+func (s *Staged) patchBlock() int64 {
+	block := s.env.PartSize
 	for s.size/block >= store.MaxParts/2 {
 		block *= 2
 	}
@@ -81,7 +81,7 @@ func (s *staged) patchBlock() int64 {
 // commitPatch stores the content as key with the parts of planPatch. It
 // returns an error matching errBaseGone when a copy found the base changed
 // or gone.
-func (s *staged) commitPatch(ctx context.Context, key string, opts store.PutOptions, parts []patchPart) (store.Object, error) {
+func (s *Staged) commitPatch(ctx context.Context, key string, opts store.PutOptions, parts []patchPart) (store.Object, error) {
 	if err := s.open(); err != nil {
 		return store.Object{}, err
 	}
@@ -93,9 +93,9 @@ func (s *staged) commitPatch(ctx context.Context, key string, opts store.PutOpti
 		}
 	}
 	started := time.Now()
-	ctx, cancel := s.f.transferCtx(ctx)
+	ctx, cancel := s.env.transferCtx(ctx)
 	defer cancel()
-	mp, err := s.f.st.NewMultipart(ctx, key, opts)
+	mp, err := s.env.Store.NewMultipart(ctx, key, opts)
 	if err != nil {
 		return store.Object{}, err
 	}
@@ -105,37 +105,37 @@ func (s *staged) commitPatch(ctx context.Context, key string, opts store.PutOpti
 		obj, err = mp.Complete(ctx)
 	}
 	if err != nil {
-		actx, acancel := s.f.requestCtx(ctx)
+		actx, acancel := s.env.requestCtx(ctx)
 		defer acancel()
 		if aerr := mp.Abort(actx); aerr != nil {
-			s.f.log.WithError(aerr).WithField("key", key).Warn("aborting a failed upload; the store's stale-upload cleanup will remove it")
+			s.env.Log.WithError(aerr).WithField("key", key).Warn("aborting a failed upload; the store's stale-upload cleanup will remove it")
 		}
 		switch {
 		case errors.Is(err, store.ErrPreconditionFailed) || errors.Is(err, store.ErrNotFound):
 			err = fmt.Errorf("%w: %w", errBaseGone, err)
-		case errors.Is(err, store.ErrNotSupported) && !s.f.noPartCopy.Swap(true):
-			s.f.log.WithError(err).Warn("the store cannot copy parts (UploadPartCopy): files modified in place are stored whole from now on")
+		case errors.Is(err, store.ErrNotSupported) && !s.env.noPartCopy.Swap(true):
+			s.env.Log.WithError(err).Warn("the store cannot copy parts (UploadPartCopy): files modified in place are stored whole from now on")
 		}
 		return store.Object{}, err
 	}
-	s.f.log.WithFields(map[string]any{"key": key, "size": s.size, "parts": len(parts),
+	s.env.Log.WithFields(map[string]any{"key": key, "size": s.size, "parts": len(parts),
 		"sent": sentBytes(parts), "took": time.Since(started).Round(time.Millisecond)}).
 		Debug("stored a modified file as a patch of the stored one")
 	// The staging file holds what it held, and zeros past the old base.
-	s.present.Add(s.base.limit, s.size)
-	s.base = base{key: key, etag: obj.ETag, limit: s.size}
+	s.present.Add(s.base.Limit, s.size)
+	s.base = Base{Key: key, ETag: obj.ETag, Limit: s.size}
 	s.changed.Truncate(0)
 	return obj, nil
 }
 
 // sendParts copies and uploads the parts, UploadConcurrency at a time,
 // stopping at the first failure.
-func (s *staged) sendParts(ctx context.Context, mp store.Multipart, parts []patchPart) error {
+func (s *Staged) sendParts(ctx context.Context, mp store.Multipart, parts []patchPart) error {
 	from := s.base
-	return parallel.Run(ctx, len(parts), s.f.opts.UploadConcurrency, func(ctx context.Context, i int) error {
+	return parallel.Run(ctx, len(parts), s.env.UploadConcurrency, func(ctx context.Context, i int) error {
 		p := parts[i]
 		if p.copy {
-			return mp.CopyPart(ctx, i+1, from.key, from.etag, p.start, p.end-p.start)
+			return mp.CopyPart(ctx, i+1, from.Key, from.ETag, p.start, p.end-p.start)
 		}
 		return mp.UploadPart(ctx, i+1, io.NewSectionReader(s.file, p.start, p.end-p.start), p.end-p.start)
 	})

@@ -1,12 +1,10 @@
-package s3fs
+package content
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"sync"
-
-	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/s3vol/s3vol/store"
 )
@@ -34,14 +32,14 @@ const (
 	keepBehind = 1 << 20
 )
 
-// rangeReader reads one version of an object (its ETag pinned on every
+// RangeReader reads one version of an object (its ETag pinned on every
 // GET) for one open file: random reads fetch exactly the bytes asked
 // for, straight into the kernel's buffer; sequential reads are served
 // from a window of chunks fetched ahead in parallel. Chunk buffers come
 // from the shared memory budget with TryGet: when the budget is spent,
 // read-ahead shrinks instead of waiting.
-type rangeReader struct {
-	f    *fsys
+type RangeReader struct {
+	env  *Env
 	key  string
 	etag string
 	size int64
@@ -69,23 +67,24 @@ type chunk struct {
 	users    int  // reads copying from it
 }
 
-func newRangeReader(f *fsys, key, etag string, size int64) *rangeReader {
+// NewRangeReader reads size bytes of the object key at version etag.
+func NewRangeReader(env *Env, key, etag string, size int64) *RangeReader {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &rangeReader{f: f, key: key, etag: etag, size: size, ctx: ctx, cancel: cancel, ra: f.readAheadStart(), next: -1}
+	return &RangeReader{env: env, key: key, etag: etag, size: size, ctx: ctx, cancel: cancel, ra: env.readAheadStart(), next: -1}
 }
 
-// read returns the bytes at off, at most len(dest), short only at the end
+// Read returns the bytes at off, at most len(dest), short only at the end
 // of the object. Bytes from read-ahead chunks are handed to the kernel
 // straight from the chunk buffers (no copy), which stay referenced until
 // the reply is sent; anything else is fetched into dest.
-func (r *rangeReader) read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, error) {
+func (r *RangeReader) Read(ctx context.Context, dest []byte, off int64) (*Reply, error) {
 	if off >= r.size {
-		return fuse.ReadResultData(nil), nil
+		return &Reply{r: r}, nil
 	}
 	end := min(off+int64(len(dest)), r.size)
 	dest = dest[:end-off]
 
-	res := &chunkResult{r: r}
+	res := &Reply{r: r}
 	r.mu.Lock()
 	if r.sequential(off, end) {
 		r.fillWindow(off)
@@ -100,7 +99,7 @@ func (r *rangeReader) read(ctx context.Context, dest []byte, off int64) (fuse.Re
 		}
 		if !c.touched {
 			c.touched = true
-			r.ra = min(2*r.ra, r.f.opts.ReadAheadMax)
+			r.ra = min(2*r.ra, r.env.ReadAheadMax)
 		}
 		c.users++
 		res.chunks = append(res.chunks, c)
@@ -108,9 +107,13 @@ func (r *rangeReader) read(ctx context.Context, dest []byte, off int64) (fuse.Re
 		<-c.done
 		r.mu.Lock()
 		if c.err != nil {
+			// A failed chunk is not kept: the next read of its bytes
+			// fetches them anew rather than failing again.
+			err := c.err
+			r.dropWindow()
 			r.mu.Unlock()
 			res.Done()
-			return nil, c.err
+			return nil, err
 		}
 		n := min(end, c.end) - pos
 		res.vecs = append(res.vecs, c.buf[pos-c.off:pos-c.off+n])
@@ -127,17 +130,18 @@ func (r *rangeReader) read(ctx context.Context, dest []byte, off int64) (fuse.Re
 	return res, nil
 }
 
-// chunkResult is a read's reply made of slices of chunk buffers (and of
-// the request's own buffer); Done releases the chunks once the kernel has
-// the data.
-type chunkResult struct {
-	r      *rangeReader
+// Reply is a read's bytes: slices of chunk buffers (and of the request's
+// own buffer), handed on without a copy. Done releases the chunks once the
+// bytes are delivered (s3fs: once the kernel has them); it must be called.
+type Reply struct {
+	r      *RangeReader
 	chunks []*chunk
 	vecs   [][]byte
 	once   sync.Once
 }
 
-func (c *chunkResult) Size() int {
+// Size is the number of bytes read.
+func (c *Reply) Size() int {
 	n := 0
 	for _, v := range c.vecs {
 		n += len(v)
@@ -145,18 +149,21 @@ func (c *chunkResult) Size() int {
 	return n
 }
 
-func (c *chunkResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+// Bytes appends the bytes read to buf[:0].
+func (c *Reply) Bytes(buf []byte) []byte {
 	buf = buf[:0]
 	for _, v := range c.vecs {
 		buf = append(buf, v...)
 	}
-	return buf, fuse.OK
+	return buf
 }
 
-// Slices lets go-fuse write the reply with writev(2) from the buffers.
-func (c *chunkResult) Slices() ([][]byte, fuse.Status) { return c.vecs, fuse.OK }
+// Slices are the bytes read, in order, to be written with writev(2) from
+// the buffers they are in; valid until Done.
+func (c *Reply) Slices() [][]byte { return c.vecs }
 
-func (c *chunkResult) Done() {
+// Done releases the chunk buffers the reply refers to.
+func (c *Reply) Done() {
 	c.once.Do(func() {
 		c.r.mu.Lock()
 		defer c.r.mu.Unlock()
@@ -169,14 +176,14 @@ func (c *chunkResult) Done() {
 
 // readAheadStart is the first window: 1 MiB, or more when the kernel's
 // own read-ahead asks further ahead than that at once.
-func (f *fsys) readAheadStart() int64 {
-	return min(max(readAheadStart, 2*f.opts.KernelReadAhead), f.opts.ReadAheadMax)
+func (e *Env) readAheadStart() int64 {
+	return min(max(readAheadStart, 2*e.KernelReadAhead), e.ReadAheadMax)
 }
 
 // sequential records the access and reports whether it continues a
 // sequential run. Called with mu held.
-func (r *rangeReader) sequential(off, end int64) bool {
-	slack := max(nearSlack, 2*r.f.opts.KernelReadAhead)
+func (r *RangeReader) sequential(off, end int64) bool {
+	slack := max(nearSlack, 2*r.env.KernelReadAhead)
 	near := r.next >= 0 && off >= r.next-slack && off <= r.next+slack
 	switch {
 	case off == 0 && r.next < 0:
@@ -188,7 +195,7 @@ func (r *rangeReader) sequential(off, end int64) bool {
 	default:
 		r.streak, r.run = 0, end-off
 		r.far++
-		r.ra = r.f.readAheadStart()
+		r.ra = r.env.readAheadStart()
 	}
 	r.next = max(r.next, end)
 	if !near && !r.inWindow(off) {
@@ -197,11 +204,11 @@ func (r *rangeReader) sequential(off, end int64) bool {
 	return r.streak >= seqStreak && r.run >= seqRun
 }
 
-func (r *rangeReader) inWindow(off int64) bool {
+func (r *RangeReader) inWindow(off int64) bool {
 	return len(r.window) > 0 && off >= r.window[0].off && off < r.window[len(r.window)-1].end
 }
 
-func (r *rangeReader) chunkAt(pos int64) *chunk {
+func (r *RangeReader) chunkAt(pos int64) *chunk {
 	for _, c := range r.window {
 		if pos >= c.off && pos < c.end {
 			return c
@@ -212,7 +219,7 @@ func (r *rangeReader) chunkAt(pos int64) *chunk {
 
 // fillWindow drops the chunks the reader has left behind and starts
 // fetches until the window reaches ra bytes past off. Called with mu held.
-func (r *rangeReader) fillWindow(off int64) {
+func (r *RangeReader) fillWindow(off int64) {
 	for len(r.window) > 0 && r.window[0].end+keepBehind <= off {
 		r.drop(r.window[0])
 		r.window = r.window[1:]
@@ -227,10 +234,10 @@ func (r *rangeReader) fillWindow(off int64) {
 		}
 	}
 	target := min(off+r.ra, r.size)
-	chunkSize := min(max(r.ra/4, minChunk), r.f.opts.ReadChunkMax)
+	chunkSize := min(max(r.ra/4, minChunk), r.env.ReadChunkMax)
 	for start < target {
 		size := min(chunkSize, r.size-start)
-		buf, ok := r.f.pool.TryGet(int(size))
+		buf, ok := r.env.Buffers.TryGet(int(size))
 		if !ok {
 			return // the budget is spent: read on with what we have
 		}
@@ -241,8 +248,8 @@ func (r *rangeReader) fillWindow(off int64) {
 	}
 }
 
-func (r *rangeReader) prefetch(c *chunk) {
-	ctx, cancel := r.f.transferCtx(r.ctx)
+func (r *RangeReader) prefetch(c *chunk) {
+	ctx, cancel := r.env.transferCtx(r.ctx)
 	defer cancel()
 	err := r.fetchInto(ctx, c.buf, c.off)
 	c.err = err
@@ -253,12 +260,12 @@ func (r *rangeReader) prefetch(c *chunk) {
 	r.mu.Unlock()
 }
 
-func (r *rangeReader) drop(c *chunk) {
+func (r *RangeReader) drop(c *chunk) {
 	c.dropped = true
 	r.maybeFree(c)
 }
 
-func (r *rangeReader) dropWindow() {
+func (r *RangeReader) dropWindow() {
 	for _, c := range r.window {
 		r.drop(c)
 	}
@@ -267,18 +274,18 @@ func (r *rangeReader) dropWindow() {
 
 // maybeFree returns a chunk's buffer once nothing can use it any more.
 // Called with mu held.
-func (r *rangeReader) maybeFree(c *chunk) {
+func (r *RangeReader) maybeFree(c *chunk) {
 	if c.dropped && c.fetched && c.users == 0 && c.buf != nil {
-		r.f.pool.Put(c.buf)
+		r.env.Buffers.Put(c.buf)
 		c.buf = nil
 	}
 }
 
 // fetchInto reads len(dest) bytes at off with one ranged GET.
-func (r *rangeReader) fetchInto(ctx context.Context, dest []byte, off int64) error {
-	ctx, cancel := r.f.transferCtx(ctx)
+func (r *RangeReader) fetchInto(ctx context.Context, dest []byte, off int64) error {
+	ctx, cancel := r.env.transferCtx(ctx)
 	defer cancel()
-	body, _, err := r.f.st.Get(ctx, r.key, store.GetOptions{Offset: off, Length: int64(len(dest)), IfMatch: r.etag})
+	body, _, err := r.env.Store.Get(ctx, r.key, store.GetOptions{Offset: off, Length: int64(len(dest)), IfMatch: r.etag})
 	if err != nil {
 		return err
 	}
@@ -289,8 +296,8 @@ func (r *rangeReader) fetchInto(ctx context.Context, dest []byte, off int64) err
 	return nil
 }
 
-// close cancels the prefetches and frees the window.
-func (r *rangeReader) close() {
+// Close cancels the prefetches and frees the window.
+func (r *RangeReader) Close() {
 	r.cancel()
 	r.mu.Lock()
 	r.dropWindow()

@@ -1,4 +1,4 @@
-package s3fs
+package content
 
 import (
 	"bytes"
@@ -10,10 +10,10 @@ import (
 	"github.com/s3vol/s3vol/store"
 )
 
-// errNeedStaging says an operation needs random access to content that is
-// being streamed: the file node then moves it to a staging file and
-// retries.
-var errNeedStaging = errors.New("random access to a streamed file")
+// ErrNeedStaging says an operation needs random access to content that is
+// being streamed: the caller then moves it to a staging file
+// (Streamer.ToStaged) and retries.
+var ErrNeedStaging = errors.New("random access to a streamed file")
 
 // firstBuffer is the first size of a stream's buffer; it doubles up to
 // one part as the file grows, so that many small files open at once do not
@@ -23,7 +23,7 @@ const firstBuffer = 64 << 10
 // wholePartAfter is the buffer size past which a stream takes a whole part.
 const wholePartAfter = 1 << 20
 
-// streamer is the local content of a file written from its start onwards,
+// Streamer is the local content of a file written from its start onwards,
 // the common case of a new file (cp, tar, a download, a log). Its first
 // part stays in memory, so a small file is stored with one PUT at close and
 // can still be read back or rewritten; once the file outgrows one part a
@@ -33,18 +33,19 @@ const wholePartAfter = 1 << 20
 // also kept in a local file (the head), so that it can still be read back
 // and overwritten: many formats rewrite a header at offset 0 once the rest
 // is written (WAV, MP4, HDF5), and the head's part is then sent again at
-// close. Any other random access needs the staging file (errNeedStaging).
-type streamer struct {
-	f *fsys
-	// start names the object and its attributes when the upload starts.
-	start func() (key string, a attrs)
+// close. Any other random access needs the staging file (ErrNeedStaging).
+type Streamer struct {
+	env *Env
+	// start names the object and its metadata when the upload starts:
+	// only then, as a rename or a chmod may come before.
+	start func() (key string, opts store.PutOptions)
 
 	buf  []byte // the first bytes, from the memory budget; nil once uploading
 	size int64
 
-	w      *store.Writer // the multipart upload, once started
-	key    string        // the key being uploaded
-	sent   attrs         // the attributes sent with the upload
+	w      *store.Writer    // the multipart upload, once started
+	key    string           // the key being uploaded
+	sent   store.PutOptions // what the upload started with
 	cancel context.CancelFunc
 	err    error // the upload's failure: the content is lost
 
@@ -52,15 +53,27 @@ type streamer struct {
 	headDirty bool     // head was overwritten since its part was sent
 }
 
-func newStreamer(f *fsys, start func() (string, attrs)) *streamer {
-	return &streamer{f: f, start: start}
+// NewStreamer starts empty content. start is called once, when the content
+// outgrows one part, for the key and options of the multipart upload.
+func NewStreamer(env *Env, start func() (key string, opts store.PutOptions)) *Streamer {
+	return &Streamer{env: env, start: start}
 }
 
-func (s *streamer) length() int64 { return s.size }
+func (s *Streamer) Length() int64 { return s.size }
 
-func (s *streamer) uploading() bool { return s.w != nil }
+// Uploading reports whether the multipart upload has started: the content
+// past the first part can no longer be read back.
+func (s *Streamer) Uploading() bool { return s.w != nil }
 
-func (s *streamer) writeAt(ctx context.Context, p []byte, off int64) error {
+// Sent is what the multipart upload started with (when Uploading): the
+// object gets that metadata, whatever Commit is given.
+func (s *Streamer) Sent() store.PutOptions { return s.sent }
+
+// Failed reports whether the streaming upload failed: the content is lost,
+// and every later write, commit and read fails.
+func (s *Streamer) Failed() bool { return s.err != nil }
+
+func (s *Streamer) WriteAt(ctx context.Context, p []byte, off int64) error {
 	if s.err != nil {
 		return s.err
 	}
@@ -68,9 +81,9 @@ func (s *streamer) writeAt(ctx context.Context, p []byte, off int64) error {
 		return s.overwriteHead(p, off)
 	}
 	end := s.size + int64(len(p))
-	if s.w == nil && end <= s.f.opts.PartSize {
+	if s.w == nil && end <= s.env.PartSize {
 		if !s.grow(end) {
-			return errNeedStaging // the memory budget is spent: spill to disk
+			return ErrNeedStaging // the memory budget is spent: spill to disk
 		}
 		s.buf = s.buf[:end]
 		copy(s.buf[s.size:], p)
@@ -95,7 +108,7 @@ func (s *streamer) writeAt(ctx context.Context, p []byte, off int64) error {
 // wholePartAfter, then takes a whole part at once: a file that big is
 // likely to fill it, and every step up copies the bytes and leaves the
 // smaller buffer behind.
-func (s *streamer) grow(size int64) bool {
+func (s *Streamer) grow(size int64) bool {
 	if size <= int64(cap(s.buf)) {
 		return true
 	}
@@ -104,9 +117,9 @@ func (s *streamer) grow(size int64) bool {
 		n *= 2
 	}
 	if n > wholePartAfter { // PartSize is at least store.MinPartSize, past it
-		n = s.f.opts.PartSize
+		n = s.env.PartSize
 	}
-	nb, ok := s.f.pool.TryGet(int(n))
+	nb, ok := s.env.Buffers.TryGet(int(n))
 	if !ok {
 		return false
 	}
@@ -117,19 +130,19 @@ func (s *streamer) grow(size int64) bool {
 	return true
 }
 
-func (s *streamer) releaseBuf() {
+func (s *Streamer) releaseBuf() {
 	if s.buf != nil {
-		s.f.pool.Put(s.buf[:cap(s.buf)])
+		s.env.Buffers.Put(s.buf[:cap(s.buf)])
 		s.buf = nil
 	}
 }
 
 // startUpload starts the multipart upload with the bytes buffered so far.
-func (s *streamer) startUpload() error {
+func (s *Streamer) startUpload() error {
 	s.key, s.sent = s.start()
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.w = s.f.newWriter(ctx, s.key, store.PutOptions{Metadata: s.sent.metadata(kindFile)}, 0)
+	s.w = s.env.newWriter(ctx, s.key, s.sent, 0)
 	s.openHead()
 	if s.buf != nil {
 		// The buffered bytes become the first part as they are.
@@ -148,10 +161,10 @@ const msgHeadNotKept = "keeping the first part of a file being written failed; r
 
 // openHead creates the head file. Without it the stream still works:
 // random access then commits and stages.
-func (s *streamer) openHead() {
-	file, err := s.f.localFile("head")
+func (s *Streamer) openHead() {
+	file, err := s.env.localFile("head")
 	if err != nil {
-		s.f.log.WithError(err).Warn(msgHeadNotKept)
+		s.env.Log.WithError(err).Warn(msgHeadNotKept)
 		return
 	}
 	s.head = file
@@ -159,32 +172,32 @@ func (s *streamer) openHead() {
 
 // keepHead copies what p, written at off, holds of the first part into
 // the head.
-func (s *streamer) keepHead(p []byte, off int64) {
-	part := s.f.opts.PartSize
+func (s *Streamer) keepHead(p []byte, off int64) {
+	part := s.env.PartSize
 	if s.head == nil || off >= part {
 		return
 	}
 	p = p[:min(int64(len(p)), part-off)]
 	if _, err := s.head.WriteAt(p, off); err != nil {
-		s.f.log.WithError(err).Warn(msgHeadNotKept)
+		s.env.Log.WithError(err).Warn(msgHeadNotKept)
 		s.dropHead()
 	}
 }
 
 // headLen is how many bytes the head holds: writes are appends while
 // streaming, so it is the first part, or all of a shorter file.
-func (s *streamer) headLen() int64 {
+func (s *Streamer) headLen() int64 {
 	if s.head == nil {
 		return 0
 	}
-	return min(s.size, s.f.opts.PartSize)
+	return min(s.size, s.env.PartSize)
 }
 
 // overwriteHead writes p at off into the head when it lies within the
 // first part, already sent; anything else needs the staging file.
-func (s *streamer) overwriteHead(p []byte, off int64) error {
+func (s *Streamer) overwriteHead(p []byte, off int64) error {
 	if s.w == nil || off+int64(len(p)) > s.headLen() {
-		return errNeedStaging
+		return ErrNeedStaging
 	}
 	s.headDirty = true // even a failed write may have changed it
 	if _, err := s.head.WriteAt(p, off); err != nil {
@@ -193,7 +206,7 @@ func (s *streamer) overwriteHead(p []byte, off int64) error {
 	return nil
 }
 
-func (s *streamer) dropHead() {
+func (s *Streamer) dropHead() {
 	if s.head != nil {
 		s.head.Close()
 		s.head = nil
@@ -203,14 +216,14 @@ func (s *streamer) dropHead() {
 // failed records an upload failure: the parts already sent cannot be
 // read back, so the content is lost and every later write, commit and
 // read fails.
-func (s *streamer) failed(err error) error {
+func (s *Streamer) failed(err error) error {
 	s.err = fmt.Errorf("streaming upload of %q failed, the file's new content is lost: %w", s.key, err)
 	s.w.Abort()
 	s.cancel()
 	return s.err
 }
 
-func (s *streamer) readAt(ctx context.Context, p []byte, off int64) (int, error) {
+func (s *Streamer) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if s.err != nil {
 		return 0, s.err
 	}
@@ -225,9 +238,9 @@ func (s *streamer) readAt(ctx context.Context, p []byte, off int64) (int, error)
 
 // readHead serves a read that lies within the head. A read that goes past
 // it needs the staging file: a short read would look like the file's end.
-func (s *streamer) readHead(p []byte, off int64) (int, error) {
+func (s *Streamer) readHead(p []byte, off int64) (int, error) {
 	if off+int64(len(p)) > s.headLen() {
-		return 0, errNeedStaging
+		return 0, ErrNeedStaging
 	}
 	n, err := s.head.ReadAt(p, off)
 	if err != nil {
@@ -236,14 +249,14 @@ func (s *streamer) readHead(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-func (s *streamer) truncate(size int64) error {
+func (s *Streamer) Truncate(size int64) error {
 	switch {
 	case s.err != nil:
 		return s.err
 	case size == s.size:
 		return nil
-	case s.w != nil || size > s.f.opts.PartSize || !s.grow(size):
-		return errNeedStaging
+	case s.w != nil || size > s.env.PartSize || !s.grow(size):
+		return ErrNeedStaging
 	}
 	old := s.size
 	s.buf = s.buf[:size]
@@ -254,17 +267,17 @@ func (s *streamer) truncate(size int64) error {
 	return nil
 }
 
-// commit stores the content as key: one PUT of the buffer, or the
+// Commit stores the content as key: one PUT of the buffer, or the
 // completion of the multipart upload. A file renamed while streaming is
 // completed under its old key, then moved.
-func (s *streamer) commit(ctx context.Context, key string, opts store.PutOptions) (store.Object, error) {
+func (s *Streamer) Commit(ctx context.Context, key string, opts store.PutOptions) (store.Object, error) {
 	if s.err != nil {
 		return store.Object{}, s.err
 	}
 	if s.w == nil {
-		ctx, cancel := s.f.transferCtx(ctx)
+		ctx, cancel := s.env.transferCtx(ctx)
 		defer cancel()
-		return s.f.st.Put(ctx, key, bytes.NewReader(s.buf), s.size, opts)
+		return s.env.Store.Put(ctx, key, bytes.NewReader(s.buf), s.size, opts)
 	}
 	if s.headDirty {
 		if err := s.w.ReplacePart(1, s.head, s.headLen()); err != nil {
@@ -278,10 +291,7 @@ func (s *streamer) commit(ctx context.Context, key string, opts store.PutOptions
 	s.cancel()
 	obj := s.w.Object()
 	if key != s.key {
-		moved, err := s.f.copyObject(ctx, s.key, key, obj.ETag)
-		if err == nil {
-			err = s.f.deleteKey(ctx, s.key)
-		}
+		moved, err := s.env.move(ctx, s.key, key, obj.ETag)
 		if err != nil {
 			return store.Object{}, err
 		}
@@ -290,21 +300,21 @@ func (s *streamer) commit(ctx context.Context, key string, opts store.PutOptions
 	return obj, nil
 }
 
-// toStaged moves buffered content to a new staging file; it must not be
+// ToStaged moves buffered content to a new staging file; it must not be
 // uploading.
-func (s *streamer) toStaged() (*staged, error) {
-	st := newStaged(s.f, base{})
+func (s *Streamer) ToStaged() (*Staged, error) {
+	st := NewStaged(s.env, Base{})
 	if s.size > 0 {
-		if err := st.writeAt(context.Background(), s.buf, 0); err != nil {
-			st.close()
+		if err := st.WriteAt(context.Background(), s.buf, 0); err != nil {
+			st.Close()
 			return nil, err
 		}
 	}
-	s.close()
+	s.Close()
 	return st, nil
 }
 
-func (s *streamer) close() {
+func (s *Streamer) Close() {
 	if s.w != nil && s.err == nil {
 		s.w.Abort()
 	}
