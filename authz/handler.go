@@ -2,7 +2,6 @@ package authz
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 
 	"github.com/docker/go-plugins-helpers/authorization"
@@ -10,11 +9,11 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// Manifest is the /Plugin.Activate answer of a socket that serves both the
-// volume driver and this authorization plugin. dockerd activates a legacy
-// plugin once per name and checks the interface it needs against this
-// list, so one socket must announce both.
-const Manifest = `{"Implements": ["VolumeDriver", "authz"]}`
+// ImplementsName is what /Plugin.Activate reports for the authorization
+// plugin. dockerd activates a legacy plugin once per name and checks the
+// interface it needs against that list, so a socket that serves the volume
+// driver too must announce both; the socket's owner answers Activate.
+const ImplementsName = "authz"
 
 // maxEnvelope bounds the JSON dockerd sends per call. A request call holds
 // a body below 1 MiB (4 MiB on the newest engines), base64-encoded, and
@@ -29,21 +28,10 @@ type Registrar interface {
 	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
 }
 
-// Register serves p on the volume driver's socket. It adds the two
-// authorization endpoints and answers POST /Plugin.Activate with Manifest:
-//
-//	h := volume.NewHandler(driver)
-//	authz.Register(h, authz.New(registry.Has, log))
-//	h.ServeUnix("s3vol", 0)
-//
-// volume.NewHandler already routes "/Plugin.Activate" (any method) to a
-// manifest naming only VolumeDriver; the "POST /Plugin.Activate" pattern
-// added here is more specific, so net/http's ServeMux (Go 1.22 patterns)
-// prefers it for the POST dockerd sends. Under GODEBUG=httpmuxgo121=1 the
-// override would not match and dockerd would refuse the authz plugin; a
-// mux that already routes "POST /Plugin.Activate" makes Register panic.
+// Register serves p's two authorization endpoints on mux. It leaves
+// /Plugin.Activate to the owner of the socket, which lists ImplementsName
+// among the protocols it serves.
 func Register(mux Registrar, p *Plugin) {
-	mux.HandleFunc("POST /Plugin.Activate", serveManifest)
 	mux.HandleFunc("/"+authorization.AuthZApiRequest, p.serveDecision(p.AuthZReq, unreadableRequest))
 	mux.HandleFunc("/"+authorization.AuthZApiResponse, p.serveDecision(p.AuthZRes, allow()))
 }
@@ -56,11 +44,6 @@ var unreadableRequest = authorization.Response{Allow: false,
 	Msg: "s3vol cannot read dockerd's authorization call for this request; see the plugin's log"}
 
 var _ Registrar = sdk.Handler{}
-
-func serveManifest(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", sdk.DefaultContentTypeV1_1)
-	io.WriteString(w, Manifest+"\n")
-}
 
 // envelope is the part of dockerd's authorization request the plugin
 // reads. Decoding only these fields keeps the TLS peer certificates, which

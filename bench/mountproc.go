@@ -1,14 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
@@ -20,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/s3vol/s3vol/internal/bufpool"
+	"github.com/s3vol/s3vol/internal/reexec"
 	"github.com/s3vol/s3vol/s3fs"
 	"github.com/s3vol/s3vol/store"
 	"github.com/s3vol/s3vol/store/s3store"
@@ -57,20 +53,7 @@ type mountSpec struct {
 // runMountProcessIfAsked serves a mount and exits when this process was
 // started as a mount process; it returns at once otherwise.
 func runMountProcessIfAsked() {
-	v := os.Getenv(mountProcEnv)
-	if v == "" {
-		return
-	}
-	var spec mountSpec
-	if err := json.Unmarshal([]byte(v), &spec); err != nil {
-		fmt.Fprintf(os.Stderr, "bench mount process: decoding %s: %v\n", mountProcEnv, err)
-		os.Exit(2)
-	}
-	if err := serveMount(spec); err != nil {
-		fmt.Fprintln(os.Stderr, "bench mount process:", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
+	reexec.RunChildIfAsked(mountProcEnv, "bench mount process", serveMount)
 }
 
 // serveMount mounts spec and serves until stdin closes or a signal comes.
@@ -110,125 +93,40 @@ func serveMount(spec mountSpec) (err error) {
 	if err != nil {
 		return fmt.Errorf("mounting: %w", err)
 	}
-	fmt.Println("ready")
-	go answerCommands(st, stop)
+	reexec.Ready()
+	go reexec.Answer(map[string]func() any{"counts": func() any { return st.Snapshot() }}, stop)
 	<-ctx.Done()
 	uctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	return m.Unmount(uctx)
 }
 
-// answerCommands answers the bench's "counts" lines, and calls stop when
-// stdin closes.
-func answerCommands(st *store.Metered, stop func()) {
-	defer stop()
-	sc := bufio.NewScanner(os.Stdin)
-	out := json.NewEncoder(os.Stdout)
-	for sc.Scan() {
-		if sc.Text() == "counts" {
-			if err := out.Encode(st.Snapshot()); err != nil {
-				return
-			}
-		}
-	}
-}
-
 // mountProc is a running mount process, seen from the bench.
-type mountProc struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Reader
-	done  chan error // cmd.Wait's result, once stdout is drained
-}
+type mountProc struct{ *reexec.Child }
 
 // startMountProc starts a mount process for spec and waits until it has
 // mounted.
 func startMountProc(ctx context.Context, spec mountSpec) (*mountProc, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("finding the bench's own binary: %w", err)
-	}
-	js, err := json.Marshal(spec)
+	c, err := reexec.Start(ctx, mountProcEnv, "the mount process", spec)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), mountProcEnv+"="+string(js))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the mount process: %w", err)
-	}
-	p := &mountProc{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout), done: make(chan error, 1)}
-	ready := make(chan error, 1)
-	go func() {
-		line, err := p.out.ReadString('\n')
-		if err == nil && line != "ready\n" {
-			err = fmt.Errorf("unexpected %q", line)
-		}
-		ready <- err
-	}()
-	select {
-	case err := <-ready:
-		if err == nil {
-			return p, nil
-		}
-		cmd.Process.Kill()
-		return nil, fmt.Errorf("the mount process failed to mount (%v): %w", err, cmd.Wait())
-	case <-time.After(time.Minute):
-	case <-ctx.Done():
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	return nil, fmt.Errorf("the mount process did not mount %s within a minute", spec.Dir)
+	return &mountProc{c}, nil
 }
 
 // counts asks the mount process for its store requests so far.
 func (p *mountProc) counts() (map[string]int64, error) {
-	if _, err := io.WriteString(p.stdin, "counts\n"); err != nil {
-		return nil, fmt.Errorf("asking the mount process for its counts: %w", err)
-	}
-	line, err := p.out.ReadBytes('\n')
-	if err != nil {
-		return nil, fmt.Errorf("reading the mount process's counts: %w", err)
-	}
 	var c map[string]int64
-	if err := json.Unmarshal(line, &c); err != nil {
-		return nil, fmt.Errorf("decoding the mount process's counts %q: %w", line, err)
-	}
-	return c, nil
+	return c, p.Ask("counts", &c, time.Minute)
 }
 
 // stop unmounts and ends the mount process, killing it if it hangs.
-func (p *mountProc) stop() error {
-	p.stdin.Close()
-	go func() {
-		io.Copy(io.Discard, p.out)
-		p.done <- p.cmd.Wait()
-	}()
-	select {
-	case err := <-p.done:
-		if err != nil {
-			return fmt.Errorf("the mount process: %w", err)
-		}
-		return nil
-	case <-time.After(3 * time.Minute):
-		p.cmd.Process.Kill()
-		return errors.New("the mount process did not stop within 3 minutes; killed")
-	}
-}
+func (p *mountProc) stop() error { return p.Stop() }
 
 // resetPeakRSS resets the kernel's peak RSS (VmHWM) of the process to its
 // current RSS, so the next peakRSS covers only what follows.
 func (p *mountProc) resetPeakRSS() error {
-	path := filepath.Join("/proc", strconv.Itoa(p.cmd.Process.Pid), "clear_refs")
+	path := filepath.Join("/proc", strconv.Itoa(p.Pid()), "clear_refs")
 	if err := os.WriteFile(path, []byte("5"), 0); err != nil {
 		return fmt.Errorf("resetting the peak RSS: %w", err)
 	}
@@ -237,7 +135,7 @@ func (p *mountProc) resetPeakRSS() error {
 
 // peakRSS reads the process's peak resident set size (VmHWM) in bytes.
 func (p *mountProc) peakRSS() (int64, error) {
-	path := filepath.Join("/proc", strconv.Itoa(p.cmd.Process.Pid), "status")
+	path := filepath.Join("/proc", strconv.Itoa(p.Pid()), "status")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, fmt.Errorf("reading %s: %w", path, err)

@@ -1,7 +1,8 @@
 // Package driver is s3vol's Docker volume driver: it implements
 // go-plugins-helpers' volume.Driver on top of the registry (which volumes
-// exist, the organization's limit, mount leases) and s3fs (one FUSE mount
-// per volume or view on this host, shared by all its containers).
+// exist, the organization's limit, mount leases) and keeps one FUSE mount
+// per volume or view on this host, shared by all its containers, opened
+// through volmount (as `s3vol mount` opens its own).
 //
 // Get, List, Path and Capabilities answer from memory (see cache); a name
 // the cache lacks while the store is not answering gets a transport error,
@@ -42,6 +43,8 @@ type Config struct {
 	MetadataTTL  time.Duration
 	// OpTimeout is s3fs.Options.OpTimeout of every mount.
 	OpTimeout time.Duration
+	// FastListing is s3fs.Options.FastListing of every mount.
+	FastListing bool
 	// MountGrace is how long a mount stays after its last Unmount.
 	MountGrace time.Duration
 	// RefreshInterval is how often the registry cache is re-read (default
@@ -112,6 +115,10 @@ type Driver struct {
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
 	started  chan struct{} // closed when start-up's clean-up has finished
+
+	// onShutdownWait, set by tests, is called when Shutdown is about to
+	// wait for the setup of the named mount.
+	onShutdownWait func(name string)
 }
 
 // New returns a driver; it does no store I/O, so the daemon can serve its
@@ -202,6 +209,9 @@ func (d *Driver) Shutdown(ctx context.Context) error {
 		// A mount still being set up is handled once it is (or has failed
 		// to be) mounted: waiting for it to go away by itself would wait
 		// out ctx and leave it mounted, its lease held.
+		if d.onShutdownWait != nil {
+			d.onShutdownWait(m.name)
+		}
 		waitFor(ctx, m.ready)
 		d.mu.Lock()
 		if m.grace != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/s3vol/s3vol/internal/miniotest"
 	"github.com/s3vol/s3vol/internal/testenv"
+	"github.com/s3vol/s3vol/layout"
 	"github.com/s3vol/s3vol/registry"
 	"github.com/s3vol/s3vol/store"
 	"github.com/s3vol/s3vol/store/localstore"
@@ -473,10 +474,30 @@ func TestStartupAbortsStaleUploads(t *testing.T) {
 	if err := mp.UploadPart(ctx, 1, strings.NewReader("part one"), 8); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(10 * time.Millisecond) // the upload must be older than the age below
-	f := newFixture(t, fixtureOpts{store: st, staleAge: time.Millisecond})
+	// Any upload started before the driver is older than a nanosecond.
+	f := newFixture(t, fixtureOpts{store: st, staleAge: time.Nanosecond})
 	<-f.d.Started()
 	if n, err := st.AbortStaleUploads(ctx, "default/", 0); err != nil || n != 0 {
 		t.Fatalf("after start-up %d stale uploads were left (%v)", n, err)
+	}
+}
+
+// A view's folder, created on its first mount, is a directory marker with
+// the view's owner and mode, as s3fs-fuse and rclone read them (it had no
+// metadata: they showed it with their own defaults).
+func TestViewFolderCarriesOwnerAndMode(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.create("vol", nil)
+	f.create("view", map[string]string{"volume": "vol", "subpath": "a/b", "uid": "1000", "gid": "100", "mode": "0750"})
+	mp := f.mount("view", "c")
+	f.unmount("view", "c")
+	f.waitUnmounted(mp)
+	obj, err := f.data.Stat(context.Background(), dataPrefixOf(t, f, "vol")+"a/b/")
+	if err != nil {
+		t.Fatalf("the view's folder marker: %v", err)
+	}
+	got := layout.DecodeAttrs(obj.Metadata, layout.Attrs{Kind: layout.Dir})
+	if got.Kind != layout.Dir || got.Perm != 0o750 || got.UID != 1000 || got.GID != 100 || got.Mtime.IsZero() {
+		t.Errorf("the view's folder marker has metadata %v (%+v); want the view's owner 1000:100 and mode 0750", obj.Metadata, got)
 	}
 }

@@ -2,7 +2,6 @@ package driver
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,8 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/s3vol/s3vol/store"
 )
 
 // prepareMountpoint makes dir an empty folder to mount on, detaching a dead
@@ -139,21 +136,4 @@ func isDead(dir string) bool {
 	case <-time.After(statfsTimeout):
 		return false
 	}
-}
-
-// EnsureFolder writes the folder marker of prefix (a view's subpath, which
-// is created on first mount) unless the folder already exists, explicitly
-// or through keys below it.
-func EnsureFolder(ctx context.Context, st store.Store, prefix string) error {
-	for _, err := range st.List(ctx, store.ListOptions{Prefix: prefix, PageSize: 1}) {
-		if err != nil {
-			return err
-		}
-		return nil // something exists under the prefix
-	}
-	_, err := st.Put(ctx, prefix, strings.NewReader(""), 0, store.PutOptions{IfNoneMatch: true, ContentType: "application/x-directory"})
-	if err != nil && !store.IsPreconditionFailed(err) {
-		return err
-	}
-	return nil
 }

@@ -64,16 +64,17 @@ func TestMountGivingUpDuringSetup(t *testing.T) {
 	f := newFixture(t, fixtureOpts{store: g})
 	f.create("v", nil)
 	first := gatedMount(f, g, "v", "c1")
+	// The setup is held at the gate: the second caller, whose context is
+	// already done, can only give up.
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // the second caller has already given up
-	// The setup goes on unsynchronized with the second caller, as it does
-	// in the daemon (which may even finish first and let it in).
-	go g.release()
-	if _, err := f.d.acquire(ctx, "v", "c2"); err == nil {
-		f.unmount("v", "c2")
-	} else if !errors.Is(err, context.Canceled) {
-		t.Fatalf("acquire with a cancelled context: %v", err)
+	cancel()
+	if _, err := f.d.acquire(ctx, "v", "c2"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("acquire with a cancelled context during another's setup: %v; want context.Canceled", err)
 	}
+	if n := f.d.localUses("v"); n != 1 {
+		t.Fatalf("%d uses while the setup is held, after the second Mount gave up; want 1", n)
+	}
+	g.release()
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
@@ -93,18 +94,28 @@ func TestMountGivingUpDuringSetup(t *testing.T) {
 func TestShutdownDuringMount(t *testing.T) {
 	g := newGateStore(t)
 	f := newFixture(t, fixtureOpts{store: g})
+	waiting := make(chan string, 1)
+	f.d.onShutdownWait = func(name string) {
+		select {
+		case waiting <- name:
+		default:
+		}
+	}
 	f.create("v", nil)
 	mounted := gatedMount(f, g, "v", "c1")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- f.d.Shutdown(ctx) }()
-	// Let Shutdown take its list of mounts (it marks the driver closing
-	// first) before the setup goes on; the test holds whatever the order.
-	for !f.closing() {
-		time.Sleep(time.Millisecond)
+	// Let the setup go on only once Shutdown waits for it.
+	select {
+	case name := <-waiting:
+		if name != "v" {
+			t.Fatalf("Shutdown waits for the setup of %q, want v", name)
+		}
+	case <-ctx.Done():
+		t.Fatal("Shutdown never waited for the mount being set up")
 	}
-	time.Sleep(100 * time.Millisecond)
 	g.release()
 	if err := <-mounted; err != nil {
 		t.Fatal(err)
@@ -131,10 +142,4 @@ func gatedMount(f *fixture, g *gateStore, name, id string) <-chan error {
 	}()
 	<-g.entered
 	return done
-}
-
-func (f *fixture) closing() bool {
-	f.d.mu.Lock()
-	defer f.d.mu.Unlock()
-	return f.d.closing
 }

@@ -9,11 +9,11 @@ import (
 	"sort"
 	"time"
 
-	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
 
 	"github.com/s3vol/s3vol/registry"
 	"github.com/s3vol/s3vol/s3fs"
+	"github.com/s3vol/s3vol/volmount"
 )
 
 // mount is one FUSE mount of an entry (a volume, or a view: a volume and a
@@ -207,66 +207,37 @@ func (d *Driver) unmountIdle(name string) (inUse bool) {
 	return false
 }
 
-// setup takes the lease, prepares the mountpoint and mounts the filesystem.
-func (d *Driver) setup(ctx context.Context, m *mount) (err error) {
-	lease, err := d.reg.Acquire(ctx, m.name)
+// setup opens the entry's mount: lease, folder, mountpoint, filesystem.
+func (d *Driver) setup(ctx context.Context, m *mount) error {
+	opened, err := volmount.Open(ctx, d.mountEnv(), volmount.Request{
+		Name: m.name,
+		Mountpoint: func(e registry.Entry) (string, error) {
+			d.cache.put(e)
+			m.dir = filepath.Join(d.cfg.MountRoot, e.ID)
+			return m.dir, prepareMountpoint(m.dir)
+		},
+	})
 	if err != nil {
-		return mountError(m.name, "taking the mount lease", err)
-	}
-	defer func() {
-		if err != nil {
-			if rerr := lease.Release(context.WithoutCancel(ctx)); rerr != nil {
-				d.log.WithError(rerr).WithField("volume", m.name).Warn("releasing the lease of a failed mount")
-			}
+		if m.dir != "" {
+			os.Remove(m.dir) // only if empty: nothing is mounted on it
 		}
-	}()
-	m.entry, m.lease = lease.Entry(), lease
-	d.cache.put(m.entry)
-	if m.entry.Kind == registry.KindView {
-		if err := EnsureFolder(ctx, d.cfg.Data, m.entry.DataPrefix); err != nil {
-			return mountError(m.name, "creating the view's folder "+m.entry.Subpath, err)
+		var step *volmount.StepError
+		if errors.As(err, &step) {
+			return mountError(m.name, step.Step, step.Err)
 		}
+		return mountError(m.name, "mounting", err)
 	}
-	m.dir = filepath.Join(d.cfg.MountRoot, m.entry.ID)
-	if err := prepareMountpoint(m.dir); err != nil {
-		return mountError(m.name, "preparing the mountpoint", err)
-	}
-	opts := d.fsOptions(m.entry)
-	// The filesystem writes only while the lease is renewed (fencing).
-	opts.Store = lease.Guard(opts.Store)
-	fs, err := s3fs.Mount(m.dir, opts)
-	if err != nil {
-		os.Remove(m.dir)
-		return mountError(m.name, "mounting the filesystem", err)
-	}
-	m.fs = fs
-	d.log.WithFields(logrus.Fields{"volume": m.name, "id": m.entry.ID, "prefix": m.entry.DataPrefix, "mountpoint": m.dir, "readOnly": m.entry.ReadOnly()}).Info("mounted")
+	m.entry, m.lease, m.fs = opened.Entry, opened.Lease, opened.FS
+	d.log.WithFields(logrus.Fields{"volume": m.name, "id": m.entry.ID, "prefix": opened.Prefix, "mountpoint": m.dir, "readOnly": m.entry.ReadOnly()}).Info("mounted")
 	return nil
 }
 
-func (d *Driver) fsOptions(e registry.Entry) s3fs.Options {
-	mode := os.FileMode(e.Options.Mode & 0o7777)
-	if mode == 0 {
-		mode = registry.DefaultMode
-	}
-	var wrap func(fuse.RawFileSystem) fuse.RawFileSystem
-	if d.cfg.WrapFS != nil {
-		wrap = d.cfg.WrapFS(e.Name)
-	}
-	return s3fs.Options{
-		WrapFS:      wrap,
-		Store:       d.cfg.Data,
-		Prefix:      e.DataPrefix,
-		ReadOnly:    e.ReadOnly(),
-		UID:         e.Options.UID,
-		GID:         e.Options.GID,
-		DirMode:     mode,
-		FileMode:    mode &^ 0o111,
-		MetadataTTL: d.cfg.MetadataTTL,
-		OpTimeout:   d.cfg.OpTimeout,
-		CacheDir:    filepath.Join(d.cfg.CacheDir, e.ID),
-		Buffers:     d.cfg.Buffers,
-		Logger:      d.log.WithFields(logrus.Fields{"volume": e.Name, "id": e.ID}),
+// mountEnv is what the driver's mounts share.
+func (d *Driver) mountEnv() volmount.Env {
+	return volmount.Env{
+		Registry: d.reg, Data: d.cfg.Data, CacheDir: d.cfg.CacheDir, Buffers: d.cfg.Buffers,
+		MetadataTTL: d.cfg.MetadataTTL, OpTimeout: d.cfg.OpTimeout, FastListing: d.cfg.FastListing,
+		Logger: d.log, WrapFS: d.cfg.WrapFS,
 	}
 }
 

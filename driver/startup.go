@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/s3vol/s3vol/layout"
 )
 
 // startup cleans up after a previous run: FUSE mounts it left under the
@@ -29,7 +31,7 @@ func (d *Driver) startup(ctx context.Context) {
 	}
 
 	uctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
-	n, err := d.cfg.Data.AbortStaleUploads(uctx, d.reg.OrgName()+"/", d.cfg.StaleUploadAge)
+	n, err := d.cfg.Data.AbortStaleUploads(uctx, layout.OrgPrefix(d.reg.OrgName()), d.cfg.StaleUploadAge)
 	cancel()
 	switch {
 	case err != nil && ctx.Err() == nil:

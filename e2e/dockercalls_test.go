@@ -33,8 +33,15 @@ func TestDockerCp(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(outDir, "out.txt")); err != nil || string(b) != "made inside\n" {
 		t.Fatalf("docker cp out gave %q, %v", b, err)
 	}
-	// Still mounted for the running container after cp's Unmount.
-	time.Sleep(time.Second) // longer than the grace period: a wrong count would have unmounted
+	// Once the driver has had both cp's Unmounts, the count is back to
+	// the container's one use (a wrong count would be 0, and the volume
+	// unmounted after the grace period).
+	eventually(t, 15*time.Second, "the driver never got docker cp's two Unmounts", func() bool {
+		return h.calls("Unmount", "cpvol") >= 2
+	})
+	if on, want := status(t, d, "cpvol")["mountedOn"], h.ID+" (1)"; on != want {
+		t.Fatalf("after docker cp the volume is mounted on %v, want %s (the running container's one use)", on, want)
+	}
 	if out := d.Must(t, "exec", c, "cat", "/data/in.txt"); out != "copied in" {
 		t.Fatalf("after docker cp the container reads %q", out)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,22 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// calls counts the Docker calls of method on volume that the host's driver
+// answered successfully, from its log.
+func (h *host) calls(method, volume string) int {
+	field := func(k, v string) *regexp.Regexp {
+		return regexp.MustCompile(`(^|\s)` + k + `=` + regexp.QuoteMeta(v) + `(\s|$)`)
+	}
+	m, vol := field("method", method), field("volume", volume)
+	n := 0
+	for _, line := range strings.Split(h.log(), "\n") {
+		if strings.Contains(line, "docker call ok") && m.MatchString(line) && vol.MatchString(line) {
+			n++
+		}
+	}
+	return n
 }
 
 // eventually polls cond every 100 ms until it holds, failing the test with

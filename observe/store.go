@@ -170,9 +170,6 @@ func (s *meteredStore) AbortUpload(ctx context.Context, key, uploadID string) er
 	return err
 }
 
-// ListsMetadata forwards the wrapped store's answer (store.MetadataLister).
-func (s *meteredStore) ListsMetadata() bool { return store.ListsMetadata(s.inner) }
-
 // countingBody counts the bytes read from a Get's body.
 type countingBody struct {
 	io.ReadCloser
@@ -238,6 +235,5 @@ func (mp *meteredMultipart) Abort(ctx context.Context) error {
 var (
 	_ store.Store            = (*meteredStore)(nil)
 	_ store.UploadAborter    = (*meteredStore)(nil)
-	_ store.MetadataLister   = (*meteredStore)(nil)
 	_ store.IdentifiedUpload = (*meteredMultipart)(nil)
 )

@@ -43,6 +43,7 @@ type Config struct {
 	CacheDir        string // "" = StateDir/cache
 	Memory          int64  // bytes
 	MetadataTTL     time.Duration
+	FastListing     bool // trust listings for the attributes they lack (s3fs.Options.FastListing)
 	LeaseTTL        time.Duration
 	MountGrace      time.Duration
 	OpTimeout       time.Duration // how long a store request on a mount may make no progress
@@ -104,6 +105,7 @@ var settings = []setting{
 	{"cache-dir", "", "folder for staging and cache files (empty = STATE_DIR/cache)", setCacheDir},
 	{"memory", "256MiB", "memory budget for all data buffers, e.g. 256MiB or 1GiB", setMemory},
 	{"metadata-ttl", "1s", "how long cached attributes and listings stay valid, e.g. 1s or 500ms (0 = always revalidate)", setDuration(func(c *Config) *time.Duration { return &c.MetadataTTL }, 0)},
+	{"fast-listing", "false", "trust listings for the attributes they do not carry: ls -l of files other tools wrote costs no request per file, but they show the volume's default owner and mode until opened", setBool(func(c *Config) *bool { return &c.FastListing })},
 	{"lease-ttl", "60s", "how long a dead host's mount lease blocks volume deletion (at least 5s)", setDuration(func(c *Config) *time.Duration { return &c.LeaseTTL }, 5*time.Second)},
 	{"op-timeout", "10s", "how long a store request on a mount may make no progress before the system call waiting for it fails with EIO (a system call ends within 3 times this when the store hangs), at least 1s", setDuration(func(c *Config) *time.Duration { return &c.OpTimeout }, time.Second)},
 	{"call-timeout", "90s", "the most a Docker volume call (create, remove, mount) waits for the store; keep it under dockerd's 2-minute limit, at least 5s", setDuration(func(c *Config) *time.Duration { return &c.CallTimeout }, 5*time.Second)},

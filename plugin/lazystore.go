@@ -182,11 +182,3 @@ func (l *lazyStore) AbortStaleUploads(ctx context.Context, prefix string, olderT
 }
 
 var _ store.Store = (*lazyStore)(nil)
-
-// ListsMetadata forwards the connected store's answer
-// (store.MetadataLister); before it is connected nobody can tell: false.
-func (l *lazyStore) ListsMetadata() bool {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return l.s != nil && store.ListsMetadata(l.s)
-}

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -16,10 +15,11 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/s3vol/s3vol/driver"
 	"github.com/s3vol/s3vol/internal/bufpool"
 	"github.com/s3vol/s3vol/registry"
 	"github.com/s3vol/s3vol/s3fs"
+	"github.com/s3vol/s3vol/store"
+	"github.com/s3vol/s3vol/volmount"
 )
 
 type mountFlags struct {
@@ -70,19 +70,6 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer reg.Close()
-	lctx, cancel := context.WithTimeout(ctx, time.Minute)
-	lease, err := reg.Acquire(lctx, name)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("mounting %q: %w", name, err)
-	}
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := lease.Release(rctx); err != nil {
-			log.WithError(err).Warn("releasing the mount lease (it expires on its own)")
-		}
-	}()
 	uploads, err := openUploadJournal(cfg, st.data, log)
 	if err != nil {
 		return err
@@ -93,30 +80,24 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}()
 	recoverUploads(ctx, cfg, st.data, log)
-	e := lease.Entry()
-	prefix := e.DataPrefix
-	if *mf.subpath != "" {
-		prefix += *mf.subpath + "/"
-	}
-	if prefix != e.DataPrefix || e.Kind == registry.KindView {
-		fctx, cancel := context.WithTimeout(ctx, time.Minute)
-		err := driver.EnsureFolder(fctx, st.data, prefix)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("creating the folder of %q: %w", prefix, err)
-		}
-	}
-	mode := os.FileMode(e.Options.Mode & 0o7777)
-	m, err := s3fs.Mount(dir, s3fs.Options{
-		Store:  lease.Guard(uploads), // writes only while the lease is renewed
-		Prefix: prefix, ReadOnly: *mf.readOnly || e.ReadOnly(),
-		UID: e.Options.UID, GID: e.Options.GID, DirMode: mode, FileMode: mode &^ 0o111,
-		MetadataTTL: cfg.MetadataTTL, OpTimeout: cfg.OpTimeout, CacheDir: filepath.Join(cfg.CacheDir, "mount-"+e.ID), Buffers: pool,
-		Logger: log.WithFields(logrus.Fields{"volume": name, "id": e.ID}),
+	octx, cancel := context.WithTimeout(ctx, time.Minute)
+	opened, err := volmount.Open(octx, cfg.mountEnv(reg, uploads, pool, log), volmount.Request{
+		Name: name, Subpath: *mf.subpath, ReadOnly: *mf.readOnly,
+		Mountpoint: func(registry.Entry) (string, error) { return dir, nil },
 	})
+	cancel()
 	if err != nil {
 		return fmt.Errorf("mounting %q on %s: %w", name, dir, err)
 	}
+	m := opened.FS
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := opened.Lease.Release(rctx); err != nil {
+			log.WithError(err).Warn("releasing the mount lease (it expires on its own)")
+		}
+	}()
+	prefix := opened.Prefix
 	log.WithFields(logrus.Fields{"volume": name, "dir": dir, "prefix": prefix, "store": st.data.String()}).Info("mounted; stop with Ctrl-C (or SIGTERM) to flush and unmount")
 
 	unmounted := make(chan struct{})
@@ -166,10 +147,7 @@ func openRegistry(ctx context.Context, cfg *Config, log *logrus.Logger, instance
 	if err != nil {
 		return nil, stores{}, nil, err
 	}
-	reg, err := registry.New(registry.Config{
-		Meta: st.meta, Data: st.data, Prefix: st.metaPrefix, Org: cfg.Org, HostID: hostID, Instance: instance,
-		LeaseTTL: cfg.LeaseTTL, Logger: logrus.NewEntry(log),
-	})
+	reg, err := registry.New(cfg.registryConfig(st, hostID, instance, log))
 	if err != nil {
 		return nil, stores{}, nil, fmt.Errorf("setting up the registry: %w", err)
 	}
@@ -186,4 +164,23 @@ func mountInstance(dir string) string {
 	}
 	sum := sha256.Sum256([]byte(dir))
 	return "mount-" + hex.EncodeToString(sum[:6])
+}
+
+// registryConfig is the registry's configuration over stores st: the one
+// place it is built from the settings (the daemon adds its metrics hooks).
+func (c *Config) registryConfig(st stores, hostID, instance string, log *logrus.Logger) registry.Config {
+	return registry.Config{
+		Meta: st.meta, Data: st.data, Prefix: st.metaPrefix, Org: c.Org, HostID: hostID, Instance: instance,
+		LeaseTTL: c.LeaseTTL, Logger: logrus.NewEntry(log),
+	}
+}
+
+// mountEnv is what the mounts of a process share, from the settings: the
+// daemon's driver and `s3vol mount` open their mounts with it.
+func (c *Config) mountEnv(reg *registry.Registry, data store.Store, pool *bufpool.Pool, log *logrus.Logger) volmount.Env {
+	return volmount.Env{
+		Registry: reg, Data: data, CacheDir: c.CacheDir, Buffers: pool,
+		MetadataTTL: c.MetadataTTL, OpTimeout: c.OpTimeout, FastListing: c.FastListing,
+		Logger: log,
+	}
 }

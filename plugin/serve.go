@@ -135,14 +135,11 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 	if cfg.MetaBucket != "" && cfg.MetaBucket != cfg.Bucket {
 		d.meta, metaPrefix = newLazyStore(cfg.storeName(cfg.MetaBucket), d.wake), ""
 	}
-	d.reg, err = registry.New(registry.Config{
-		Meta: d.meta, Data: d.data, Prefix: metaPrefix, Org: cfg.Org, HostID: hostID,
-		// One daemon per host id: a restarted daemon takes over the leases
-		// its killed predecessor left.
-		Instance: serveInstance,
-		LeaseTTL: cfg.LeaseTTL, Logger: logrus.NewEntry(log),
-		OnHeartbeat: d.metrics.Heartbeat, OnConflict: d.metrics.Conflict,
-	})
+	// One daemon per host id: a restarted daemon takes over the leases its
+	// killed predecessor left.
+	rc := cfg.registryConfig(stores{data: d.data, meta: d.meta, metaPrefix: metaPrefix}, hostID, serveInstance, log)
+	rc.OnHeartbeat, rc.OnConflict = d.metrics.Heartbeat, d.metrics.Conflict
+	d.reg, err = registry.New(rc)
 	if err != nil {
 		return nil, fmt.Errorf("setting up the registry: %w", err)
 	}
@@ -153,7 +150,7 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 	d.drv, err = driver.New(driver.Config{
 		Registry: d.reg, Data: d.uploads, MountRoot: cfg.MountRoot, CacheDir: cfg.CacheDir,
 		SnapshotPath: filepath.Join(cfg.StateDir, "registry-"+cfg.Org+".json"),
-		Buffers:      d.pool, MetadataTTL: cfg.MetadataTTL, MountGrace: cfg.MountGrace,
+		Buffers:      d.pool, MetadataTTL: cfg.MetadataTTL, FastListing: cfg.FastListing, MountGrace: cfg.MountGrace,
 		OpTimeout: cfg.OpTimeout, CallTimeout: cfg.CallTimeout,
 		Logger: log, WrapFS: d.metrics.FUSE, OnRemoved: d.metrics.Forget,
 		Usage:       func(id string) (registry.Usage, bool) { return d.usage.Get(id) },
@@ -172,15 +169,13 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 // handler serves the volume driver and, unless disabled, the authorization
 // plugin on one socket.
 func (d *daemon) handler() http.Handler {
-	mux := http.NewServeMux()
-	driver.Register(mux, d.drv)
-	implements := []string{driver.ImplementsName}
+	protocols := []protocol{{driver.ImplementsName, func(mux *http.ServeMux) { driver.Register(mux, d.drv) }}}
 	if d.cfg.Authz {
 		name := strings.TrimSuffix(filepath.Base(d.cfg.Socket), ".sock")
-		authz.Register(mux, authz.New(d.drv.Has, d.log, authz.WithDriverName(name), authz.WithUncheckedAllowed(d.cfg.AuthzAllowUnchecked)))
-		implements = append(implements, "authz")
+		p := authz.New(d.drv.Has, d.log, authz.WithDriverName(name), authz.WithUncheckedAllowed(d.cfg.AuthzAllowUnchecked))
+		protocols = append(protocols, protocol{authz.ImplementsName, func(mux *http.ServeMux) { authz.Register(mux, p) }})
 	}
-	return pluginMux(mux, implements, d.log)
+	return pluginMux(protocols, d.log)
 }
 
 // Connection retries: the pause after a failed attempt doubles from the

@@ -16,11 +16,24 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// pluginMux completes mux (which routes the protocols' calls) with
-// /Plugin.Activate, listing every protocol served, and an answer for calls
-// of unknown methods. A protocol may route "POST /Plugin.Activate" itself
-// (authz.Register does); that more specific pattern then wins.
-func pluginMux(mux *http.ServeMux, implements []string, log *logrus.Logger) http.Handler {
+// protocol is one plugin protocol served on the socket: the name
+// /Plugin.Activate reports for it and what routes its calls.
+type protocol struct {
+	implements string
+	register   func(*http.ServeMux)
+}
+
+// pluginMux serves protocols on one mux, and owns /Plugin.Activate: it
+// lists exactly the protocols registered, so the manifest cannot name
+// what is not served nor miss what is. Calls of unknown methods get an
+// error naming them.
+func pluginMux(protocols []protocol, log *logrus.Logger) http.Handler {
+	mux := http.NewServeMux()
+	implements := make([]string, len(protocols))
+	for i, p := range protocols {
+		p.register(mux)
+		implements[i] = p.implements
+	}
 	manifest, _ := json.Marshal(map[string][]string{"Implements": implements})
 	mux.HandleFunc("/Plugin.Activate", func(w http.ResponseWriter, r *http.Request) {
 		log.WithField("implements", implements).Debug("plugin activated")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/s3vol/s3vol/layout"
 	"github.com/s3vol/s3vol/store"
 	"github.com/s3vol/s3vol/store/journal"
 )
@@ -73,7 +74,7 @@ func (d *daemon) sweepUploads(ctx context.Context) {
 func (d *daemon) abortStaleUploads(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, uploadSweepTimeout)
 	defer cancel()
-	n, err := d.data.AbortStaleUploads(ctx, d.reg.OrgName()+"/", staleUploadAge)
+	n, err := d.data.AbortStaleUploads(ctx, layout.OrgPrefix(d.reg.OrgName()), staleUploadAge)
 	switch {
 	case err != nil && ctx.Err() == nil:
 		d.log.WithError(err).Warn("aborting stale multipart uploads")

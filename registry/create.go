@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
 
+	"github.com/s3vol/s3vol/layout"
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -218,19 +219,11 @@ func (r *Registry) withdrawRoot(ctx context.Context, name, id string) {
 // (the usual S3 folder marker) whose metadata records which volume owns the
 // prefix and the root's owner and mode.
 func (r *Registry) writeRoot(ctx context.Context, name string, rec *record) error {
-	meta := map[string]string{
-		"s3vol-volume": rec.ID,
-		"s3vol-name":   name,
-		"s3vol-org":    r.cfg.Org,
-		"mode":         strconv.FormatUint(uint64(0o040000|rec.Options.Mode), 10),
-		"uid":          strconv.FormatUint(uint64(rec.Options.UID), 10),
-		"gid":          strconv.FormatUint(uint64(rec.Options.GID), 10),
-		"mtime":        strconv.FormatInt(rec.CreatedAt.Unix(), 10),
-	}
+	meta := layout.RootMetadata(layout.Owner{Org: r.cfg.Org, Name: name, VolumeID: rec.ID}, rec.Options.RootAttrs(rec.CreatedAt))
 	cctx, cancel := r.callCtx(ctx)
 	defer cancel()
 	key := r.dataPrefix(rec.ID)
-	_, err := r.cfg.Data.Put(cctx, key, bytes.NewReader(nil), 0, store.PutOptions{Metadata: meta, ContentType: "application/x-directory"})
+	_, err := r.cfg.Data.Put(cctx, key, bytes.NewReader(nil), 0, store.PutOptions{Metadata: meta, ContentType: layout.DirContentType})
 	if err != nil {
 		return fmt.Errorf("writing its root %q in %s: %w", key, r.cfg.Data, err)
 	}

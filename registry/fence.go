@@ -185,8 +185,7 @@ type guardedStore struct {
 	lease *Lease
 }
 
-func (g *guardedStore) String() string      { return g.Store.String() }
-func (g *guardedStore) ListsMetadata() bool { return store.ListsMetadata(g.Store) }
+func (g *guardedStore) String() string { return g.Store.String() }
 
 func (g *guardedStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts store.PutOptions) (store.Object, error) {
 	return fencedWrite(ctx, g.lease, func(ctx context.Context) (store.Object, error) {

@@ -15,7 +15,18 @@ import (
 func TestLeaseBlocksDelete(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		ctx := ctxT(t)
-		a, b := e.registry("host-a"), e.registry("host-b")
+		renewed := make(chan struct{}, 1)
+		a := e.registry("host-a", func(c *Config) {
+			c.OnHeartbeat = func(err error) {
+				if err == nil {
+					select {
+					case renewed <- struct{}{}:
+					default:
+					}
+				}
+			}
+		})
+		b := e.registry("host-b")
 		for _, n := range []string{"v1", "v2"} {
 			if _, _, err := a.Create(ctx, Spec{Name: n}); err != nil {
 				t.Fatal(err)
@@ -36,10 +47,29 @@ func TestLeaseBlocksDelete(t *testing.T) {
 		if v, _ := b.Get(ctx, "v1"); v.State != StateReady {
 			t.Fatalf("refused delete left state %s", v.State)
 		}
-		// The lease outlives several TTLs thanks to the heartbeat.
-		time.Sleep(3 * a.LeaseTTL())
+		// The lease outlives its first expiry thanks to the heartbeat:
+		// wait for a renewal made after that expiry was due.
+		ls, err := a.Leases(ctx, "v1")
+		if err != nil || len(ls) != 1 {
+			t.Fatalf("leases of v1: %+v, %v", ls, err)
+		}
+		firstExpiry := ls[0].ExpiresAt
+		giveUp := time.NewTimer(10 * a.LeaseTTL())
+		defer giveUp.Stop()
+		for renewedLate := false; !renewedLate; {
+			select {
+			case <-renewed:
+			case <-giveUp.C:
+				t.Fatalf("no heartbeat renewed the lease past its first expiry within %v", 10*a.LeaseTTL())
+			}
+			ls, err := a.Leases(ctx, "v1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			renewedLate = len(ls) == 1 && ls[0].RenewedAt.After(firstExpiry)
+		}
 		if err := b.Delete(ctx, "v1"); !errors.Is(err, ErrInUse) {
-			t.Fatalf("delete after 3 TTLs of heartbeats: %v", err)
+			t.Fatalf("delete after the lease's first expiry, with heartbeats: %v", err)
 		}
 		if err := l1.Release(ctx); err != nil {
 			t.Fatal(err)

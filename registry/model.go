@@ -3,6 +3,8 @@ package registry
 import (
 	"maps"
 	"time"
+
+	"github.com/s3vol/s3vol/layout"
 )
 
 // Kind tells a volume from a subpath view.
@@ -43,6 +45,17 @@ type Options struct {
 	// Mode is the permission of the root folder and the default for
 	// folders without stored metadata (0755 unless set).
 	Mode uint32 `json:"mode"`
+}
+
+// RootAttrs are the stored attributes of the root folder of an entry with
+// these options (a volume's root marker, a view's folder): their owner and
+// mode, and mtime.
+func (o Options) RootAttrs(mtime time.Time) layout.Attrs {
+	mode := o.Mode
+	if mode == 0 {
+		mode = DefaultMode
+	}
+	return layout.Attrs{Kind: layout.Dir, Perm: mode, UID: o.UID, GID: o.GID, Mtime: mtime}
 }
 
 // DefaultMode is the Mode of a volume created without one.

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
 
+	"github.com/s3vol/s3vol/layout"
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -263,7 +264,7 @@ func (r *Registry) entry(ix *index, name string, rec *record) Entry {
 		return e
 	}
 	e.VolumeID, e.Subpath = rec.VolumeID, rec.Subpath
-	e.DataPrefix = r.dataPrefix(rec.VolumeID) + rec.Subpath + "/"
+	e.DataPrefix = layout.SubfolderPrefix(r.dataPrefix(rec.VolumeID), rec.Subpath)
 	if vname, vol := ix.byID(rec.VolumeID); vol != nil {
 		e.Volume, e.volumeReadOnly = vname, vol.Options.ReadOnly
 	}
@@ -271,7 +272,7 @@ func (r *Registry) entry(ix *index, name string, rec *record) Entry {
 }
 
 // dataPrefix is where a volume's files live in the data store.
-func (r *Registry) dataPrefix(id string) string { return r.cfg.Org + "/" + id + "/" }
+func (r *Registry) dataPrefix(id string) string { return layout.VolumePrefix(r.cfg.Org, id) }
 
 func (r *Registry) notFound(nameOrID string) error {
 	return errorf(ErrNotFound, "no such volume: %q does not exist in organization %q", nameOrID, r.cfg.Org)

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
 
+	"github.com/s3vol/s3vol/layout"
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -187,12 +188,12 @@ func (r *Registry) findOrphans(ctx context.Context) ([]string, error) {
 	lctx, cancel := r.callCtx(ctx)
 	defer cancel()
 	var orphans []string
-	for obj, err := range r.cfg.Data.List(lctx, store.ListOptions{Prefix: r.cfg.Org + "/", Delimiter: "/"}) {
+	for obj, err := range r.cfg.Data.List(lctx, store.ListOptions{Prefix: layout.OrgPrefix(r.cfg.Org), Delimiter: "/"}) {
 		if err != nil {
 			return nil, fmt.Errorf("registry: listing volume prefixes in %s: %w", r.cfg.Data, err)
 		}
-		id := strings.TrimSuffix(strings.TrimPrefix(obj.Key, r.cfg.Org+"/"), "/")
-		if _, err := uuid.Parse(id); err != nil || !obj.IsPrefix || known[id] {
+		id, ok := layout.VolumeIDOf(r.cfg.Org, obj.Key)
+		if _, err := uuid.Parse(id); !ok || err != nil || !obj.IsPrefix || known[id] {
 			continue
 		}
 		orphans = append(orphans, obj.Key)

@@ -1,50 +1,21 @@
 package s3fs
 
 import (
-	"math"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/s3vol/s3vol/layout"
 	"github.com/s3vol/s3vol/store"
 )
 
 // kind is the file type of an entry.
-type kind uint8
+type kind = layout.Kind
 
 const (
-	kindFile kind = iota
-	kindDir
-	kindSymlink
-)
-
-func (k kind) ifmt() uint32 {
-	switch k {
-	case kindDir:
-		return syscall.S_IFDIR
-	case kindSymlink:
-		return syscall.S_IFLNK
-	}
-	return syscall.S_IFREG
-}
-
-func (k kind) String() string {
-	return [...]string{"file", "directory", "symlink"}[k]
-}
-
-// The user-metadata keys, in s3fs-fuse's format so that s3fs-fuse and
-// rclone users see the same attributes: mode is the decimal st_mode with the
-// file type bits, uid/gid decimal, mtime epoch seconds. rclone writes mtime
-// as a float; we read both. mtime-nsec keeps the sub-second part, which
-// s3fs-fuse cannot parse inside mtime.
-const (
-	metaMode      = "mode"
-	metaUID       = "uid"
-	metaGID       = "gid"
-	metaMtime     = "mtime"
-	metaMtimeNsec = "mtime-nsec"
+	kindFile    = layout.File
+	kindDir     = layout.Dir
+	kindSymlink = layout.Symlink
 )
 
 // attrs are the attributes of a file, directory or symlink.
@@ -97,72 +68,21 @@ func (f *fsys) attrsFromObject(obj store.Object, isDirMarker bool) (kind, attrs)
 	if isDirMarker {
 		k = kindDir
 	}
-	mode, hasMode := parseUint(obj.Metadata[metaMode])
-	if hasMode && !isDirMarker && mode&syscall.S_IFMT == syscall.S_IFLNK {
-		k = kindSymlink
-	}
 	a := f.defaultAttrs(k, obj)
 	a.metaKnown = true
-	if hasMode {
-		a.perm = uint32(mode) & 0o7777
-	}
-	if v, ok := parseUint(obj.Metadata[metaUID]); ok {
-		a.uid = uint32(v)
-	}
-	if v, ok := parseUint(obj.Metadata[metaGID]); ok {
-		a.gid = uint32(v)
-	}
-	if t, ok := parseMtime(obj.Metadata[metaMtime], obj.Metadata[metaMtimeNsec]); ok {
-		a.mtime = t
-	}
-	return k, a
+	stored := layout.DecodeAttrs(obj.Metadata, layout.Attrs{Kind: k, Perm: a.perm, UID: a.uid, GID: a.gid, Mtime: a.mtime})
+	a.perm, a.uid, a.gid, a.mtime = stored.Perm, stored.UID, stored.GID, stored.Mtime
+	return stored.Kind, a
 }
 
 // metadata encodes a's attributes for an object of kind k.
 func (a *attrs) metadata(k kind) map[string]string {
-	m := map[string]string{
-		metaMode:  strconv.FormatUint(uint64(k.ifmt()|a.perm), 10),
-		metaUID:   strconv.FormatUint(uint64(a.uid), 10),
-		metaGID:   strconv.FormatUint(uint64(a.gid), 10),
-		metaMtime: strconv.FormatInt(a.mtime.Unix(), 10),
-	}
-	if ns := a.mtime.Nanosecond(); ns != 0 {
-		m[metaMtimeNsec] = strconv.Itoa(ns)
-	}
-	return m
-}
-
-func parseUint(s string) (uint64, bool) {
-	if s == "" {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(s, 10, 32)
-	return v, err == nil
-}
-
-// parseMtime reads s3fs-fuse's integer seconds or rclone's float seconds,
-// refined by our nanoseconds when present.
-func parseMtime(s, nsec string) (time.Time, bool) {
-	if s == "" {
-		return time.Time{}, false
-	}
-	if sec, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if ns, err := strconv.ParseInt(nsec, 10, 64); err == nil && ns >= 0 && ns < 1e9 {
-			return time.Unix(sec, ns), true
-		}
-		return time.Unix(sec, 0), true
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > 1e15 {
-		return time.Time{}, false
-	}
-	sec, frac := math.Modf(v)
-	return time.Unix(int64(sec), int64(frac*1e9)), true
+	return layout.Attrs{Kind: k, Perm: a.perm, UID: a.uid, GID: a.gid, Mtime: a.mtime}.Metadata()
 }
 
 // fill writes a's attributes of kind k into out.
 func (a *attrs) fill(k kind, out *fuse.Attr) {
-	out.Mode = k.ifmt() | a.perm
+	out.Mode = k.TypeBits() | a.perm
 	out.Size = uint64(a.size)
 	out.Uid, out.Gid = a.uid, a.gid
 	out.Nlink = 1

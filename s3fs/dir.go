@@ -163,7 +163,7 @@ func (d *dirNode) newChild(ctx context.Context, k kind, a attrs) *fs.Inode {
 	default:
 		ops = &fileNode{node: node{fsys: d.fsys}, attrs: a, checkedAt: time.Now()}
 	}
-	return d.NewInode(ctx, ops, fs.StableAttr{Mode: k.ifmt()})
+	return d.NewInode(ctx, ops, fs.StableAttr{Mode: k.TypeBits()})
 }
 
 // refresh takes newer attributes from a listing or a lookup; metadata
@@ -315,7 +315,7 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 		if e == nil {
 			continue // removed since the listing was taken
 		}
-		return &fuse.DirEntry{Name: name, Mode: e.kind.ifmt(), Off: uint64(h.pos)}, 0
+		return &fuse.DirEntry{Name: name, Mode: e.kind.TypeBits(), Off: uint64(h.pos)}, 0
 	}
 	return nil, 0
 }

@@ -10,9 +10,8 @@
 // explicit: mkdir writes a zero-byte marker a/b/ so that empty directories
 // persist, and a directory whose last entry is removed gets a marker for
 // the same reason. mode, uid, gid and mtime are user metadata in
-// s3fs-fuse's format (x-amz-meta-mode as the decimal st_mode with the type
-// bits, -uid, -gid, -mtime in epoch seconds; rclone's float mtime is read
-// too; mtime-nsec keeps sub-second precision). Objects without metadata
+// s3fs-fuse's format; package layout builds every key and encodes and
+// decodes the metadata (its doc has the format). Objects without metadata
 // show the mount's default owner and modes and their LastModified. A
 // symlink is an object whose body is the target and whose mode has
 // S_IFLNK. Keys that cannot be a path (empty, "." or ".." components,

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/s3vol/s3vol/internal/parallel"
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -336,7 +337,8 @@ func (f *fsys) statUnknown(ctx context.Context, prefix string, l *listing) {
 	}
 	slices.Sort(todo)
 	var mu sync.Mutex
-	f.parallel(len(todo), func(i int) {
+	// A failed HEAD leaves the defaults: no call fails, and none stops the others.
+	_ = parallel.Run(ctx, len(todo), f.opts.StoreConcurrency, func(ctx context.Context, i int) error {
 		name := todo[i]
 		mu.Lock()
 		isDir := l.entries[name].kind == kindDir
@@ -353,7 +355,7 @@ func (f *fsys) statUnknown(ctx context.Context, prefix string, l *listing) {
 			e = entry{kind: kindDir, attrs: f.defaultAttrs(kindDir, store.Object{LastModified: f.started})}
 			e.attrs.metaKnown = true
 		case err != nil:
-			return
+			return nil
 		default:
 			e.kind, e.attrs = f.attrsFromObject(obj, isDir)
 			if isDir {
@@ -363,20 +365,6 @@ func (f *fsys) statUnknown(ctx context.Context, prefix string, l *listing) {
 		mu.Lock()
 		l.entries[name] = &e
 		mu.Unlock()
+		return nil
 	})
-}
-
-// parallel runs fn(0..n-1) with at most StoreConcurrency at once.
-func (f *fsys) parallel(n int, fn func(i int)) {
-	sem := make(chan struct{}, f.opts.StoreConcurrency)
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			fn(i)
-		}()
-	}
-	wg.Wait()
 }

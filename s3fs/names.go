@@ -5,6 +5,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/s3vol/s3vol/layout"
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -20,7 +21,7 @@ func validName(name string) bool {
 		!strings.ContainsAny(name, "/\x00")
 }
 
-// checkNewName validates a name the kernel asks us to create or look up.
+// checkName validates a name the kernel asks us to create or look up.
 // The kernel never sends "/" or NUL; it does send names longer than we
 // accept.
 func checkName(name string) syscall.Errno {
@@ -34,17 +35,12 @@ func checkName(name string) syscall.Errno {
 }
 
 // fileKey is the object key of the file or symlink at path rel ("a/b").
-func (f *fsys) fileKey(rel string) string { return f.opts.Prefix + rel }
+func (f *fsys) fileKey(rel string) string { return layout.FileKey(f.opts.Prefix, rel) }
 
 // dirPrefix is the key prefix of the entries of directory rel; for the
 // root it is the mount's prefix. The directory's marker object has this
 // very key.
-func (f *fsys) dirPrefix(rel string) string {
-	if rel == "" {
-		return f.opts.Prefix
-	}
-	return f.opts.Prefix + rel + "/"
-}
+func (f *fsys) dirPrefix(rel string) string { return layout.DirKey(f.opts.Prefix, rel) }
 
 // keyFits reports whether a path's key stays within S3's key length; the
 // "/" of a directory marker counts.

@@ -11,6 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/s3vol/s3vol/internal/parallel"
 	"github.com/s3vol/s3vol/s3fs/content"
 	"github.com/s3vol/s3vol/store"
 )
@@ -271,33 +272,28 @@ func (f *fsys) undoCopies(ctx context.Context, src, dst string, copied map[strin
 }
 
 // copyAll copies every key from under src to under dst, StoreConcurrency
-// at a time, and returns the new objects by key.
+// at a time, and returns the new objects by key. The first failure stops
+// new copies from starting and is returned with what was copied.
 func (f *fsys) copyAll(ctx context.Context, keys []string, src, dst string) (map[string]store.Object, error) {
 	var (
-		mu       sync.Mutex
-		copied   = make(map[string]store.Object, len(keys))
-		firstErr error
+		mu     sync.Mutex
+		copied = make(map[string]store.Object, len(keys))
 	)
-	f.parallel(len(keys), func(i int) {
-		mu.Lock()
-		failed := firstErr != nil
-		mu.Unlock()
-		if failed {
-			return
-		}
+	err := parallel.Run(ctx, len(keys), f.opts.StoreConcurrency, func(_ context.Context, i int) error {
 		to := dst + strings.TrimPrefix(keys[i], src)
+		// With ctx, not Run's context (cancelled at the first failure):
+		// a copy in flight then runs to its end and is recorded, so that
+		// undoCopies knows of every copy that landed.
 		obj, err := f.st.Copy(ctx, keys[i], to, store.CopyOptions{})
-		mu.Lock()
-		defer mu.Unlock()
 		if err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
-			return
+			return err
 		}
+		mu.Lock()
 		copied[to] = obj
+		mu.Unlock()
+		return nil
 	})
-	return copied, firstErr
+	return copied, err
 }
 
 // filesBelow returns the file nodes below dir, in the order their dataMu

@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	stdlog "log"
 	"os"
-	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/s3vol/s3vol/internal/reexec"
 	"github.com/s3vol/s3vol/s3fs"
 	"github.com/s3vol/s3vol/store"
 	"github.com/s3vol/s3vol/store/faultstore"
@@ -50,20 +47,7 @@ type daemonSpec struct {
 // runDaemonIfAsked serves a mount and exits when this process was started
 // as a daemon; it returns at once otherwise.
 func runDaemonIfAsked() {
-	v := os.Getenv(daemonEnv)
-	if v == "" {
-		return
-	}
-	var spec daemonSpec
-	if err := json.Unmarshal([]byte(v), &spec); err != nil {
-		fmt.Fprintf(os.Stderr, "soak daemon: decoding %s: %v\n", daemonEnv, err)
-		os.Exit(2)
-	}
-	if err := serveDaemon(spec); err != nil {
-		fmt.Fprintln(os.Stderr, "soak daemon:", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
+	reexec.RunChildIfAsked(daemonEnv, "soak daemon", serveDaemon)
 }
 
 // faultRules are the faults a daemon injects, each at a share of rate:
@@ -123,8 +107,8 @@ func serveDaemon(spec daemonSpec) error {
 	if err != nil {
 		return fmt.Errorf("mounting: %w", err)
 	}
-	fmt.Println("ready")
-	go answerCounts(faults, stop)
+	reexec.Ready()
+	go reexec.Answer(map[string]func() any{"counts": func() any { return countsOf(faults) }}, stop)
 	<-ctx.Done()
 	uctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -135,133 +119,51 @@ func serveDaemon(spec daemonSpec) error {
 	return m.Unmount(uctx)
 }
 
-// answerCounts answers the soak's "counts" lines, and calls stop when
-// stdin closes.
-func answerCounts(faults *faultstore.Store, stop func()) {
-	defer stop()
-	sc := bufio.NewScanner(os.Stdin)
-	out := json.NewEncoder(os.Stdout)
-	for sc.Scan() {
-		if sc.Text() == "counts" {
-			c := daemonCounts{Injected: faults.Injected()}
-			for _, op := range faultstore.Ops {
-				c.Calls += faults.Calls(op)
-			}
-			if err := out.Encode(c); err != nil {
-				return
-			}
-		}
+// countsOf are the daemon's store calls and the faults injected so far.
+func countsOf(faults *faultstore.Store) daemonCounts {
+	c := daemonCounts{Injected: faults.Injected()}
+	for _, op := range faultstore.Ops {
+		c.Calls += faults.Calls(op)
 	}
+	return c
 }
 
 // daemonCounts are a daemon's store calls and the faults injected into them.
 type daemonCounts struct{ Calls, Injected int64 }
 
 // daemon is a running daemon, seen from the soak.
-type daemon struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Reader
-}
+type daemon struct{ *reexec.Child }
 
 // startDaemon starts a daemon for spec and waits until it has mounted.
 func startDaemon(spec daemonSpec) (*daemon, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("finding the soak's own binary: %w", err)
-	}
-	js, err := json.Marshal(spec)
+	c, err := reexec.Start(context.Background(), daemonEnv, "the daemon", spec)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), daemonEnv+"="+string(js))
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the daemon: %w", err)
-	}
-	d := &daemon{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
-	ready := make(chan error, 1)
-	go func() {
-		line, err := d.out.ReadString('\n')
-		if err == nil && line != "ready\n" {
-			err = fmt.Errorf("unexpected %q", line)
-		}
-		ready <- err
-	}()
-	select {
-	case err := <-ready:
-		if err == nil {
-			return d, nil
-		}
-		cmd.Process.Kill()
-		return nil, fmt.Errorf("the daemon failed to mount (%v): %w", err, cmd.Wait())
-	case <-time.After(time.Minute):
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, fmt.Errorf("the daemon did not mount %s within a minute", spec.Dir)
-	}
+	return &daemon{c}, nil
 }
 
 // counts asks the daemon for its store calls and faults so far.
 func (d *daemon) counts() (daemonCounts, error) {
-	if _, err := io.WriteString(d.stdin, "counts\n"); err != nil {
-		return daemonCounts{}, fmt.Errorf("asking the daemon for its counts: %w", err)
-	}
-	type reply struct {
-		c   daemonCounts
-		err error
-	}
-	got := make(chan reply, 1)
-	go func() {
-		var r reply
-		line, err := d.out.ReadBytes('\n')
-		if err == nil {
-			err = json.Unmarshal(line, &r.c)
-		}
-		r.err = err
-		got <- r
-	}()
-	select {
-	case r := <-got:
-		return r.c, r.err
-	case <-time.After(30 * time.Second):
-		return daemonCounts{}, errors.New("the daemon did not answer within 30s")
-	}
+	var c daemonCounts
+	return c, d.Ask("counts", &c, 30*time.Second)
 }
 
 // kill ends the daemon with SIGKILL, as a crash would, and detaches its
 // dead mount.
 func (d *daemon) kill(dir string) error {
-	d.cmd.Process.Kill()
-	d.cmd.Wait()
+	d.Kill()
 	return detach(dir)
 }
 
-// stop unmounts cleanly (flushing what it holds) and ends the daemon.
+// stop unmounts cleanly (flushing what it holds) and ends the daemon; one
+// that does not stop is killed and its mount detached.
 func (d *daemon) stop(dir string) error {
-	d.stdin.Close()
-	done := make(chan error, 1)
-	go func() { io.Copy(io.Discard, d.out); done <- d.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("the daemon's clean stop: %w", err)
-		}
-		return nil
-	case <-time.After(3 * time.Minute):
-		d.kill(dir)
-		return errors.New("the daemon did not stop within 3 minutes; killed")
+	err := d.Stop()
+	if errors.Is(err, reexec.ErrKilled) {
+		return errors.Join(err, detach(dir))
 	}
+	return err
 }
 
 // detach lazily unmounts dir (a dead FUSE mount answers ENOTCONN until it

@@ -142,9 +142,6 @@ func (m *Metered) List(ctx context.Context, opts ListOptions) iter.Seq2[Object, 
 	}
 }
 
-// ListsMetadata forwards the wrapped store's answer (store.MetadataLister).
-func (m *Metered) ListsMetadata() bool { return ListsMetadata(m.Store) }
-
 func (m *Metered) Delete(ctx context.Context, key string) error {
 	m.add(ReqDelete, 1)
 	return m.Store.Delete(ctx, key)

@@ -162,22 +162,8 @@ type ListOptions struct {
 	// where the backend can give it without a request per object: the
 	// local store always does, the S3 backend on servers that support it
 	// (MinIO's metadata=true listing extension), not on AWS S3. Objects
-	// whose Metadata stays nil need a Stat for it. See MetadataLister.
+	// whose Metadata stays nil need a Stat for it.
 	WithMetadata bool
-}
-
-// MetadataLister is implemented by stores that can say whether their
-// listings fill Object.Metadata when asked with ListOptions.WithMetadata.
-type MetadataLister interface {
-	ListsMetadata() bool
-}
-
-// ListsMetadata reports whether st fills Object.Metadata in listings with
-// ListOptions.WithMetadata (as far as it knows: a backend that cannot tell
-// says false, and its callers then read metadata with Stat).
-func ListsMetadata(st Store) bool {
-	ml, ok := st.(MetadataLister)
-	return ok && ml.ListsMetadata()
 }
 
 // Sizes that shape multipart uploads.

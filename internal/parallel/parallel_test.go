@@ -3,47 +3,72 @@ package parallel
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
+// Run starts as many tasks as the limit before any ends, and never more:
+// the first tasks hold until the limit is reached, so the peak is the
+// limit exactly, with no sleep hoping for an overlap.
 func TestRunsEveryTaskWithinTheLimit(t *testing.T) {
+	const n, limit = 50, 4
 	var running, peak, done atomic.Int32
-	err := Run(context.Background(), 50, 4, func(ctx context.Context, i int) error {
-		n := running.Add(1)
-		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+	full := make(chan struct{}) // closed once limit tasks run at once
+	var once sync.Once
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := Run(ctx, n, limit, func(ctx context.Context, i int) error {
+		r := running.Add(1)
+		for p := peak.Load(); r > p && !peak.CompareAndSwap(p, r); p = peak.Load() {
 		}
-		time.Sleep(time.Millisecond)
-		running.Add(-1)
+		if r == limit {
+			once.Do(func() { close(full) })
+		}
+		defer running.Add(-1)
+		if i < limit {
+			select {
+			case <-full:
+			case <-ctx.Done():
+				return fmt.Errorf("task %d: %d tasks never ran at once: %w", i, limit, ctx.Err())
+			}
+		}
 		done.Add(1)
 		return nil
 	})
-	if err != nil || done.Load() != 50 || peak.Load() > 4 {
-		t.Fatalf("err %v, %d tasks done (want 50), peak %d at once (want at most 4)", err, done.Load(), peak.Load())
+	if err != nil || done.Load() != n || peak.Load() != limit {
+		t.Fatalf("err %v, %d tasks done (want %d), peak %d at once (want %d)", err, done.Load(), n, peak.Load(), limit)
 	}
 }
 
+// The first failure cancels the tasks in flight and starts no new one.
 func TestFirstErrorStopsTheRest(t *testing.T) {
 	boom := errors.New("boom")
 	var started atomic.Int32
-	err := Run(context.Background(), 100, 2, func(ctx context.Context, i int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := Run(ctx, 100, 2, func(ctx context.Context, i int) error {
 		started.Add(1)
-		if i == 3 {
+		switch {
+		case i < 3:
+			return nil
+		case i == 3:
 			return boom
 		}
-		select {
-		case <-ctx.Done(): // cancelled by the failure
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-			return nil
-		}
+		<-ctx.Done() // only the failure's cancellation ends it
+		return ctx.Err()
 	})
 	if !errors.Is(err, boom) {
 		t.Fatalf("Run returned %v, want the first failure", err)
 	}
-	if n := started.Load(); n > 6 {
-		t.Fatalf("%d tasks started after the failure stopped the run, want no more than the few in flight", n)
+	if ctx.Err() != nil {
+		t.Fatal("the task in flight beside the failure ended only with the test's own deadline: the failure did not cancel it")
+	}
+	// Tasks 0 to 3, and at most one beside task 3 (the limit is 2).
+	if n := started.Load(); n > 5 {
+		t.Fatalf("%d tasks started, want no more than 5: none may start after the failure", n)
 	}
 }
 

@@ -171,10 +171,7 @@ type Store struct {
 	injected atomic.Int64
 }
 
-var (
-	_ store.Store          = (*Store)(nil)
-	_ store.MetadataLister = (*Store)(nil)
-)
+var _ store.Store = (*Store)(nil)
 
 // New wraps inner with no rules; probabilistic rules draw from seed 0.
 func New(inner store.Store) *Store { return NewSeeded(inner, 0) }
@@ -365,9 +362,6 @@ func (f *fault) after(ctx context.Context) error {
 
 // String names the store for logs.
 func (s *Store) String() string { return "faults(" + s.inner.String() + ")" }
-
-// ListsMetadata forwards the wrapped store's answer.
-func (s *Store) ListsMetadata() bool { return store.ListsMetadata(s.inner) }
 
 // String describes the rule, for messages and logs.
 func (r Rule) String() string {

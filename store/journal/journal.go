@@ -229,9 +229,6 @@ func (s *Store) Close() error {
 	return errors.Join(err, s.file.Close())
 }
 
-// ListsMetadata forwards the wrapped store's answer.
-func (s *Store) ListsMetadata() bool { return store.ListsMetadata(s.Store) }
-
 // AbortUpload forwards to the wrapped store.
 func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
 	return store.AbortUpload(ctx, s.Store, key, uploadID)

@@ -28,10 +28,6 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) iter.Seq2[stor
 	}
 }
 
-// ListsMetadata is true: every listed object's header is read anyway, so
-// ListOptions.WithMetadata costs nothing (store.MetadataLister).
-func (s *Store) ListsMetadata() bool { return true }
-
 // errStop ends a walk when the consumer stops iterating.
 var errStop = errors.New("listing stopped")
 
