@@ -7,6 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -80,6 +83,9 @@ func privatePluginDirs() error {
 		return fmt.Errorf("%s=%s but the process is in the mount namespace %q, its parent in %q: not a namespace of its own",
 			isolatedEnv, started, self, parent)
 	}
+	if err := dropCopiedFUSEMounts(); err != nil {
+		return err
+	}
 	// A missing folder is made in the host's /run (only the tmpfs over it
 	// is private) and removed again by Stop.
 	if err := makeDirs(LegacyPluginDir); err != nil {
@@ -94,6 +100,60 @@ func privatePluginDirs() error {
 		}
 	}
 	return nil
+}
+
+// dropCopiedFUSEMounts detaches, in this new namespace, the copies of the
+// FUSE mounts it inherited. They belong to other processes (go test runs
+// packages side by side: another package's test mounts), and a copy keeps
+// such a filesystem served after its owner unmounted it, until this binary
+// exits; the owner's unmount would wait on us. Detaching a copy here does
+// not touch the original. Mounts under /proc, /sys and /dev (lxcfs and the
+// like) are left: they are the machine's, not a test's.
+func dropCopiedFUSEMounts() error {
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return fmt.Errorf("reading the namespace's mounts: %w", err)
+	}
+	for _, line := range strings.Split(string(info), "\n") {
+		mountpoint, fstype, ok := mountOf(line)
+		if !ok || !(fstype == "fuse" || fstype == "fuseblk" || strings.HasPrefix(fstype, "fuse.")) {
+			continue
+		}
+		if strings.HasPrefix(mountpoint, "/proc/") || strings.HasPrefix(mountpoint, "/sys/") || strings.HasPrefix(mountpoint, "/dev/") {
+			continue
+		}
+		if err := syscall.Unmount(mountpoint, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
+			return fmt.Errorf("detaching the copy of the FUSE mount %s: %w", mountpoint, err)
+		}
+	}
+	return nil
+}
+
+// mountOf reads the mountpoint and file system type of a line of
+// /proc/self/mountinfo ("ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS] -
+// TYPE SOURCE SUPEROPTS"; octal escapes such as \040 in paths undone).
+func mountOf(line string) (mountpoint, fstype string, ok bool) {
+	f := strings.Fields(line)
+	sep := slices.Index(f, "-")
+	if len(f) < 5 || sep < 0 || sep+1 >= len(f) {
+		return "", "", false
+	}
+	return unescapeMountinfo(f[4]), f[sep+1], true
+}
+
+func unescapeMountinfo(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // namespaceOf names the mount namespace of a process ("self" or a pid).
