@@ -282,12 +282,15 @@ func testListingCosts(t *testing.T, st store.Store, listsMeta bool) {
 		return m.Snapshot()
 	}
 	m := store.NewMetered(st)
-	// Long enough for the cold listing to finish within it, even
-	// under the race detector.
-	const ttl = 2 * time.Second
-	mt := mount(t, m, Options{Prefix: "v/", MetadataTTL: ttl})
+	// The mount's cached metadata expires when the test moves its clock,
+	// so a pass slower than the TTL does not relist halfway; the kernel's
+	// caches (also one TTL) expire in real time, waited for below.
+	const ttl = time.Second
+	clk := newTestClock()
+	mt := mount(t, m, Options{Prefix: "v/", MetadataTTL: ttl, clock: clk.read})
 	cold := lsl(mt, m)
-	time.Sleep(ttl + 100*time.Millisecond)
+	clk.advance(10 * ttl) // past every TTL, a slow listing's (counted from its end) included
+	time.Sleep(ttl + 100*time.Millisecond) // the kernel's entry and attribute caches
 	warm := lsl(mt, m)
 	wantCold := int64(n)
 	if listsMeta {

@@ -159,9 +159,9 @@ func (d *dirNode) newChild(ctx context.Context, k kind, a attrs) *fs.Inode {
 	case kindDir:
 		ops = &dirNode{node: node{fsys: d.fsys}, attrs: a}
 	case kindSymlink:
-		ops = &linkNode{node: node{fsys: d.fsys}, attrs: a, checkedAt: time.Now()}
+		ops = &linkNode{node: node{fsys: d.fsys}, attrs: a, checkedAt: d.fsys.clock()}
 	default:
-		ops = &fileNode{node: node{fsys: d.fsys}, attrs: a, checkedAt: time.Now()}
+		ops = &fileNode{node: node{fsys: d.fsys}, attrs: a, checkedAt: d.fsys.clock()}
 	}
 	return d.NewInode(ctx, ops, fs.StableAttr{Mode: k.TypeBits()})
 }
@@ -422,7 +422,7 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	nd.hasMarker = true
 	// A directory made here is empty: lookups in it (the creates that
 	// usually follow) need no request until the listing expires.
-	nd.listing = &listing{at: time.Now(), entries: map[string]*entry{}, hasMarker: true}
+	nd.listing = &listing{at: d.fsys.clock(), entries: map[string]*entry{}, hasMarker: true}
 	d.setEntry(name, kindDir, a)
 	a.fill(kindDir, &out.Attr)
 	return ch, 0
@@ -552,7 +552,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 		return nil, nil, 0, errno
 	}
 	a := newAttrs(ctx, mode)
-	n := &fileNode{node: node{fsys: d.fsys}, attrs: a, checkedAt: time.Now()}
+	n := &fileNode{node: node{fsys: d.fsys}, attrs: a, checkedAt: d.fsys.clock()}
 	n.startNew()
 	ch := d.NewInode(ctx, n, fs.StableAttr{Mode: syscall.S_IFREG})
 	h := n.newHandle(true) // even read-only: its close stores the new file

@@ -132,7 +132,7 @@ func (n *fileNode) refresh(a attrs) {
 	case a.metaKnown || !n.attrs.metaKnown:
 		n.attrs = a
 	}
-	n.checkedAt = time.Now()
+	n.checkedAt = n.fsys.clock()
 }
 
 // revalidate checks the attributes against the store once they are older
@@ -262,7 +262,7 @@ func (n *fileNode) release(ctx context.Context, writer bool) {
 	if n.handles == 0 && n.local != nil && (!n.dirty || n.unlinked) {
 		n.local.Close()
 		n.local = nil
-		n.checkedAt = time.Now()
+		n.checkedAt = n.fsys.clock()
 	}
 }
 
@@ -476,7 +476,7 @@ func (n *fileNode) setMeta(ctx context.Context, in *fuse.SetAttrIn) syscall.Errn
 	n.mu.Lock()
 	a.etag, a.lastModified = obj.ETag, obj.LastModified
 	n.attrs = a
-	n.checkedAt = time.Now()
+	n.checkedAt = n.fsys.clock()
 	n.version++
 	if st, ok := n.local.(*content.Staged); ok {
 		st.BaseCopied(key, obj.ETag)
@@ -549,7 +549,7 @@ func (n *fileNode) commitToLocked(ctx context.Context, rel string) error {
 	n.attrs.etag, n.attrs.lastModified = obj.ETag, obj.LastModified
 	n.attrs.size = local.Length()
 	n.attrs.metaKnown = true
-	n.checkedAt = time.Now()
+	n.checkedAt = n.fsys.clock()
 	n.version++
 	if _, streamed := local.(*content.Streamer); streamed {
 		// Its parts are in the store only: reads go there from now on.

@@ -31,19 +31,27 @@ type fsys struct {
 	dirty map[*fileNode]struct{} // files with local changes not yet in the store
 
 	background sync.WaitGroup // listings refreshed ahead (see refreshAhead)
+
+	// clock stamps and judges the freshness of cached metadata (listings,
+	// attributes): time.Now, except in tests that stop it to make a TTL
+	// expire exactly when they say, not when a slow machine lets it.
+	clock func() time.Time
 }
 
 func newFsys(opts Options, log logrus.FieldLogger) *fsys {
 	st := &boundedStore{Store: opts.Store, timeout: opts.OpTimeout}
 	f := &fsys{
 		st: st, opts: opts, log: log,
-		started: time.Now(), dirty: make(map[*fileNode]struct{}),
+		started: time.Now(), dirty: make(map[*fileNode]struct{}), clock: time.Now,
 		data: &content.Env{
 			Store: st, Buffers: opts.Buffers, Log: log, CacheDir: opts.CacheDir,
 			PartSize: opts.PartSize, UploadConcurrency: opts.UploadConcurrency,
 			ReadAheadMax: opts.ReadAheadMax, ReadChunkMax: opts.ReadChunkMax, KernelReadAhead: opts.KernelReadAhead,
 			RequestTimeout: opts.RequestTimeout, TransferTimeout: opts.TransferTimeout,
 		},
+	}
+	if opts.clock != nil {
+		f.clock = opts.clock
 	}
 	f.root = &dirNode{node: node{fsys: f}}
 	f.root.attrs = f.defaultAttrs(kindDir, store.Object{LastModified: f.started})
@@ -65,7 +73,7 @@ func (f *fsys) transferCtx(ctx context.Context) (context.Context, context.Cancel
 
 // fresh reports whether something checked at t is still within the TTL.
 func (f *fsys) fresh(t time.Time) bool {
-	return !t.IsZero() && time.Since(t) < f.opts.MetadataTTL
+	return !t.IsZero() && f.clock().Sub(t) < f.opts.MetadataTTL
 }
 
 func (f *fsys) markDirty(n *fileNode, dirty bool) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -216,4 +217,27 @@ func pattern(seed byte, n int) []byte {
 		b[i] = byte(i*7+int(seed)*13) ^ byte(i>>9)
 	}
 	return b
+}
+
+// testClock is a clock for the freshness of a mount's cached metadata that
+// moves only when the test says (Options.clock): a TTL then expires at the
+// test's word, however slow the machine.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock { return &testClock{now: time.Now()} }
+
+func (c *testClock) read() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// advance moves the clock on by d.
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
 }

@@ -179,7 +179,7 @@ func (d *dirNode) refreshAheadLocked(l *listing) {
 	if l.took > 0 {
 		start = max(start, ttl-4*l.took)
 	}
-	if time.Since(l.at) >= start {
+	if f.clock().Sub(l.at) >= start {
 		d.refreshLocked(l)
 	}
 }
@@ -226,7 +226,8 @@ func (d *dirNode) fetchListing(ctx context.Context, old *listing) (*listing, err
 	ctx, cancel := f.transferCtx(ctx)
 	defer cancel()
 	prefix := f.dirPrefix(rel)
-	l := &listing{at: time.Now(), entries: make(map[string]*entry)}
+	l := &listing{at: f.clock(), entries: make(map[string]*entry)}
+	started := time.Now()
 	for obj, err := range f.st.List(ctx, store.ListOptions{Prefix: prefix, Delimiter: "/", WithMetadata: true}) {
 		if err != nil {
 			return nil, err
@@ -241,7 +242,7 @@ func (d *dirNode) fetchListing(ctx context.Context, old *listing) (*listing, err
 	// take longer than the TTL, be stale on arrival and be fetched again
 	// by every readdir. There a change shows within the TTL plus the time
 	// one listing takes.
-	l.took = time.Since(l.at)
+	l.took = time.Since(started)
 	if l.took > f.opts.MetadataTTL/2 {
 		l.at = l.at.Add(l.took)
 	}

@@ -101,6 +101,10 @@ type Options struct {
 	// that the caller sees every request (metrics); it must pass each one
 	// on unchanged.
 	WrapFS func(fuse.RawFileSystem) fuse.RawFileSystem
+
+	// clock replaces time.Now for the freshness of cached metadata (tests
+	// only; see fsys.clock).
+	clock func() time.Time
 }
 
 // withDefaults validates o and fills in the defaults.

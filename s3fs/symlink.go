@@ -48,7 +48,7 @@ func (l *linkNode) refresh(a attrs) {
 	} else if a.metaKnown || !l.attrs.metaKnown {
 		l.attrs = a
 	}
-	l.checkedAt = time.Now()
+	l.checkedAt = l.fsys.clock()
 }
 
 func (l *linkNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
