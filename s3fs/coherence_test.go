@@ -289,7 +289,7 @@ func testListingCosts(t *testing.T, st store.Store, listsMeta bool) {
 	clk := newTestClock()
 	mt := mount(t, m, Options{Prefix: "v/", MetadataTTL: ttl, clock: clk.read})
 	cold := lsl(mt, m)
-	clk.advance(10 * ttl) // past every TTL, a slow listing's (counted from its end) included
+	clk.advance(10 * ttl)                  // past every TTL, a slow listing's (counted from its end) included
 	time.Sleep(ttl + 100*time.Millisecond) // the kernel's entry and attribute caches
 	warm := lsl(mt, m)
 	wantCold := int64(n)
