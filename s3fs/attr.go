@@ -18,6 +18,12 @@ const (
 	kindFile kind = iota
 	kindDir
 	kindSymlink
+	// The special files (special.go): zero-byte objects whose type is
+	// in their mode.
+	kindFifo
+	kindSocket
+	kindCharDev
+	kindBlockDev
 )
 
 func (k kind) ifmt() uint32 {
@@ -26,25 +32,40 @@ func (k kind) ifmt() uint32 {
 		return syscall.S_IFDIR
 	case kindSymlink:
 		return syscall.S_IFLNK
+	case kindFifo:
+		return syscall.S_IFIFO
+	case kindSocket:
+		return syscall.S_IFSOCK
+	case kindCharDev:
+		return syscall.S_IFCHR
+	case kindBlockDev:
+		return syscall.S_IFBLK
 	}
 	return syscall.S_IFREG
 }
 
 func (k kind) String() string {
-	return [...]string{"file", "directory", "symlink"}[k]
+	return [...]string{"file", "directory", "symlink", "fifo", "socket", "character device", "block device"}[k]
 }
 
 // The user-metadata keys, in s3fs-fuse's format so that s3fs-fuse and
 // rclone users see the same attributes: mode is the decimal st_mode with the
 // file type bits, uid/gid decimal, mtime epoch seconds. rclone writes mtime
 // as a float; we read both. mtime-nsec keeps the sub-second part, which
-// s3fs-fuse cannot parse inside mtime.
+// s3fs-fuse cannot parse inside mtime. ctime and atime (set explicitly
+// only) are epoch seconds as in s3fs-fuse, with their -nsec likewise; rdev
+// is the decimal device number of a device node (as s3fs-fuse's).
 const (
 	metaMode      = "mode"
 	metaUID       = "uid"
 	metaGID       = "gid"
 	metaMtime     = "mtime"
 	metaMtimeNsec = "mtime-nsec"
+	metaCtime     = "ctime"
+	metaCtimeNsec = "ctime-nsec"
+	metaAtime     = "atime"
+	metaAtimeNsec = "atime-nsec"
+	metaRdev      = "rdev"
 )
 
 // attrs are the attributes of a file, directory or symlink.
@@ -52,7 +73,14 @@ type attrs struct {
 	perm     uint32 // permission bits (07777)
 	uid, gid uint32
 	mtime    time.Time
-	size     int64
+	// ctime is the last change of content or metadata (times.go); zero
+	// for objects that carry none: mtime stands for it.
+	ctime time.Time
+	// atime is an access time set explicitly (utimes), else zero: reads
+	// do not update it, mtime stands for it.
+	atime time.Time
+	rdev  uint32 // the device number of a device node
+	size  int64
 
 	// The version of the object they were read from: a listing or a Stat
 	// with the same ETag and size describes the same content.
@@ -98,8 +126,8 @@ func (f *fsys) attrsFromObject(obj store.Object, isDirMarker bool) (kind, attrs)
 		k = kindDir
 	}
 	mode, hasMode := parseUint(obj.Metadata[metaMode])
-	if hasMode && !isDirMarker && mode&syscall.S_IFMT == syscall.S_IFLNK {
-		k = kindSymlink
+	if hasMode && !isDirMarker {
+		k = kindOfMode(uint32(mode))
 	}
 	a := f.defaultAttrs(k, obj)
 	a.metaKnown = true
@@ -115,6 +143,15 @@ func (f *fsys) attrsFromObject(obj store.Object, isDirMarker bool) (kind, attrs)
 	if t, ok := parseMtime(obj.Metadata[metaMtime], obj.Metadata[metaMtimeNsec]); ok {
 		a.mtime = t
 	}
+	if t, ok := parseMtime(obj.Metadata[metaCtime], obj.Metadata[metaCtimeNsec]); ok {
+		a.ctime = t
+	}
+	if t, ok := parseMtime(obj.Metadata[metaAtime], obj.Metadata[metaAtimeNsec]); ok {
+		a.atime = t
+	}
+	if v, ok := parseUint(obj.Metadata[metaRdev]); ok && (k == kindCharDev || k == kindBlockDev) {
+		a.rdev = uint32(v)
+	}
 	return k, a
 }
 
@@ -128,6 +165,11 @@ func (a *attrs) metadata(k kind) map[string]string {
 	}
 	if ns := a.mtime.Nanosecond(); ns != 0 {
 		m[metaMtimeNsec] = strconv.Itoa(ns)
+	}
+	putTime(m, metaCtime, metaCtimeNsec, a.ctime)
+	putTime(m, metaAtime, metaAtimeNsec, a.atime)
+	if k == kindCharDev || k == kindBlockDev {
+		m[metaRdev] = strconv.FormatUint(uint64(a.rdev), 10)
 	}
 	return m
 }
@@ -165,15 +207,13 @@ func (a *attrs) fill(k kind, out *fuse.Attr) {
 	out.Mode = k.ifmt() | a.perm
 	out.Size = uint64(a.size)
 	out.Uid, out.Gid = a.uid, a.gid
+	out.Rdev = a.rdev
 	out.Nlink = 1
 	if k == kindDir {
 		out.Nlink = 2
 	}
-	t := a.mtime
-	if t.IsZero() {
-		t = time.Unix(0, 0)
-	}
-	out.SetTimes(&t, &t, &t)
+	mtime, atime, ctime := a.times()
+	out.SetTimes(&atime, &mtime, &ctime)
 	out.Blksize = 1 << 20
 	out.Blocks = (uint64(a.size) + 511) / 512
 }
