@@ -73,8 +73,8 @@ soak:
 # pjdfstest (vendored in third_party/pjdfstest, built once into the cache
 # with cc) on a mount over the local store and over MinIO: passed and
 # failed tests per syscall group. It fails on any failure not listed, with
-# its reason, in posix/allowed.txt. Root, FUSE and gcc needed; about half an
-# hour on a busy machine, so not part of `make test`. POSIX_FLAGS=-stores
+# its reason, in posix/allowed.txt. Root, FUSE and gcc needed; about five
+# minutes per store, so not part of `make test`. POSIX_FLAGS="-stores
 # local -groups chmod,rename narrows it.
 POSIX_FLAGS ?=
 posix:
