@@ -75,7 +75,7 @@ soak:
 # failed tests per syscall group. It fails on any failure not listed, with
 # its reason, in posix/allowed.txt. Root, FUSE and gcc needed; about five
 # minutes per store, so not part of `make test`. POSIX_FLAGS="-stores
-# local -groups chmod,rename narrows it.
+# local -groups chmod,rename" narrows it.
 POSIX_FLAGS ?=
 posix:
 	$(GO) run ./posix $(POSIX_FLAGS)
