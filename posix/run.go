@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,21 +40,12 @@ func scripts(suite string, groups []string) ([]string, error) {
 	var out []string
 	for _, p := range all {
 		rel, _ := filepath.Rel(filepath.Join(suite, "tests"), p)
-		if len(groups) == 0 || contains(groups, strings.SplitN(rel, "/", 2)[0]) {
+		if len(groups) == 0 || slices.Contains(groups, strings.SplitN(rel, "/", 2)[0]) {
 			out = append(out, rel)
 		}
 	}
 	sort.Strings(out)
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // runAll runs the scripts in fresh folders under dir, jobs at a time.
