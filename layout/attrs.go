@@ -10,32 +10,76 @@ import (
 type Kind uint8
 
 // The kinds. A key ending in "/" is a directory; any other key is a file,
-// or a symlink when its mode says so.
+// or, when its mode's type bits say so, a symlink or one of the special
+// files: zero-byte objects (s3fs-fuse's format) that the kernel makes work
+// as fifos and sockets between the processes of one host, and device
+// nodes that a nodev mount never opens as devices.
 const (
 	File Kind = iota
 	Dir
 	Symlink
+	Fifo
+	Socket
+	CharDev
+	BlockDev
 )
 
 // The file type bits of st_mode (as on Linux, and as s3fs-fuse writes
 // them).
 const (
-	typeMask    = 0o170000
-	typeDir     = 0o040000
-	typeFile    = 0o100000
-	typeSymlink = 0o120000
+	typeMask     = 0o170000
+	typeFifo     = 0o010000
+	typeCharDev  = 0o020000
+	typeDir      = 0o040000
+	typeBlockDev = 0o060000
+	typeFile     = 0o100000
+	typeSymlink  = 0o120000
+	typeSocket   = 0o140000
 )
 
 // TypeBits returns k's file type bits of st_mode (S_IFREG, S_IFDIR,
-// S_IFLNK).
+// S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK).
 func (k Kind) TypeBits() uint32 {
 	switch k {
 	case Dir:
 		return typeDir
 	case Symlink:
 		return typeSymlink
+	case Fifo:
+		return typeFifo
+	case Socket:
+		return typeSocket
+	case CharDev:
+		return typeCharDev
+	case BlockDev:
+		return typeBlockDev
 	}
 	return typeFile
+}
+
+// Special reports whether k is a fifo, a socket or a device node.
+func (k Kind) Special() bool { return k >= Fifo }
+
+// IsDevice reports whether k is a character or block device node, whose
+// device number is stored.
+func (k Kind) IsDevice() bool { return k == CharDev || k == BlockDev }
+
+// KindOfMode is the kind of an object that is not a directory marker and
+// whose mode metadata is mode: a directory's type bits there make a file.
+func KindOfMode(mode uint32) Kind {
+	switch mode & typeMask {
+	case typeSymlink:
+		return Symlink
+	case typeFifo:
+		return Fifo
+	case typeSocket:
+		return Socket
+	case typeCharDev:
+		return CharDev
+	case typeBlockDev:
+		return BlockDev
+	}
+	return File
 }
 
 func (k Kind) String() string {
@@ -44,6 +88,14 @@ func (k Kind) String() string {
 		return "directory"
 	case Symlink:
 		return "symlink"
+	case Fifo:
+		return "fifo"
+	case Socket:
+		return "socket"
+	case CharDev:
+		return "character device"
+	case BlockDev:
+		return "block device"
 	}
 	return "file"
 }
@@ -55,6 +107,11 @@ const (
 	metaGID       = "gid"
 	metaMtime     = "mtime"
 	metaMtimeNsec = "mtime-nsec"
+	metaCtime     = "ctime"
+	metaCtimeNsec = "ctime-nsec"
+	metaAtime     = "atime"
+	metaAtimeNsec = "atime-nsec"
+	metaRdev      = "rdev"
 )
 
 // Attrs are the attributes an object's metadata carries.
@@ -63,6 +120,10 @@ type Attrs struct {
 	Perm     uint32 // permission bits (07777)
 	UID, GID uint32
 	Mtime    time.Time
+	// Ctime is the last change of content or metadata; Atime an access
+	// time set explicitly. Zero ones are not stored (mtime stands for them).
+	Ctime, Atime time.Time
+	Rdev         uint32 // the device number of a device node
 }
 
 // Metadata encodes a as user metadata.
@@ -76,19 +137,37 @@ func (a Attrs) Metadata() map[string]string {
 	if ns := a.Mtime.Nanosecond(); ns != 0 {
 		m[metaMtimeNsec] = strconv.Itoa(ns)
 	}
+	putTime(m, metaCtime, metaCtimeNsec, a.Ctime)
+	putTime(m, metaAtime, metaAtimeNsec, a.Atime)
+	if a.Kind.IsDevice() {
+		m[metaRdev] = strconv.FormatUint(uint64(a.Rdev), 10)
+	}
 	return m
+}
+
+// putTime stores t as epoch seconds under key and its nanoseconds under
+// nsecKey, as s3fs-fuse does; a zero t is not stored.
+func putTime(m map[string]string, key, nsecKey string, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	m[key] = strconv.FormatInt(t.Unix(), 10)
+	if ns := t.Nanosecond(); ns != 0 {
+		m[nsecKey] = strconv.Itoa(ns)
+	}
 }
 
 // DecodeAttrs reads the attributes in meta over def, the attributes of an
 // object without metadata: what is missing or does not parse keeps def's
 // value. def.Kind is the kind the key says (Dir for a key ending in "/",
-// else File); a file whose mode has the symlink type is a Symlink.
+// else File); for any other key the mode's type bits tell the kind
+// (KindOfMode).
 func DecodeAttrs(meta map[string]string, def Attrs) Attrs {
 	a := def
 	if mode, ok := parseUint32(meta[metaMode]); ok {
 		a.Perm = mode & 0o7777
-		if def.Kind != Dir && mode&typeMask == typeSymlink {
-			a.Kind = Symlink
+		if def.Kind != Dir {
+			a.Kind = KindOfMode(mode)
 		}
 	}
 	if v, ok := parseUint32(meta[metaUID]); ok {
@@ -99,6 +178,15 @@ func DecodeAttrs(meta map[string]string, def Attrs) Attrs {
 	}
 	if t, ok := parseMtime(meta[metaMtime], meta[metaMtimeNsec]); ok {
 		a.Mtime = t
+	}
+	if t, ok := parseMtime(meta[metaCtime], meta[metaCtimeNsec]); ok {
+		a.Ctime = t
+	}
+	if t, ok := parseMtime(meta[metaAtime], meta[metaAtimeNsec]); ok {
+		a.Atime = t
+	}
+	if v, ok := parseUint32(meta[metaRdev]); ok && a.Kind.IsDevice() {
+		a.Rdev = v
 	}
 	return a
 }

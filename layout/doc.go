@@ -18,6 +18,9 @@
 // and rclone users see the same ones: "mode" is the decimal st_mode with
 // the file type bits, "uid" and "gid" decimal, "mtime" epoch seconds
 // (rclone writes a float; both are read). "mtime-nsec" keeps the
-// sub-second part, which s3fs-fuse cannot parse inside "mtime". The store
-// sends each name as an x-amz-meta-* header.
+// sub-second part, which s3fs-fuse cannot parse inside "mtime"; "ctime"
+// (and "ctime-nsec") likewise, and "atime" once set explicitly. Fifos,
+// sockets and device nodes are zero-byte objects whose "mode" has their
+// type bits, a device's number in "rdev" (decimal). The store sends each
+// name as an x-amz-meta-* header.
 package layout

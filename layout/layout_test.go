@@ -12,6 +12,11 @@ func TestAttrsRoundTrip(t *testing.T) {
 		{Kind: Dir, Perm: 0o750, UID: 7, GID: 8, Mtime: time.Unix(1, 1)},
 		{Kind: Symlink, Perm: 0o777, UID: 1<<32 - 1, GID: 1<<32 - 1, Mtime: time.Unix(0, 0)},
 		{Kind: File, Perm: 0o600, Mtime: time.Unix(-5, 0)},
+		{Kind: File, Perm: 0o644, Mtime: time.Unix(10, 0), Ctime: time.Unix(20, 30), Atime: time.Unix(5, 6)},
+		{Kind: Fifo, Perm: 0o600, Mtime: time.Unix(10, 0), Ctime: time.Unix(11, 0)},
+		{Kind: Socket, Perm: 0o755, Mtime: time.Unix(10, 0)},
+		{Kind: CharDev, Perm: 0o666, Mtime: time.Unix(10, 0), Rdev: 0x0103},
+		{Kind: BlockDev, Perm: 0o660, Mtime: time.Unix(10, 0), Rdev: 0x0801},
 	}
 	for _, want := range cases {
 		meta := want.Metadata()
@@ -20,7 +25,8 @@ func TestAttrsRoundTrip(t *testing.T) {
 			def.Kind = Dir
 		}
 		got := DecodeAttrs(meta, def)
-		if got.Kind != want.Kind || got.Perm != want.Perm || got.UID != want.UID || got.GID != want.GID || !got.Mtime.Equal(want.Mtime) {
+		if got.Kind != want.Kind || got.Perm != want.Perm || got.UID != want.UID || got.GID != want.GID || !got.Mtime.Equal(want.Mtime) ||
+			!got.Ctime.Equal(want.Ctime) || !got.Atime.Equal(want.Atime) || got.Rdev != want.Rdev {
 			t.Errorf("%+v encoded as %v decodes as %+v", want, meta, got)
 		}
 	}

@@ -13,9 +13,13 @@ import (
 type kind = layout.Kind
 
 const (
-	kindFile    = layout.File
-	kindDir     = layout.Dir
-	kindSymlink = layout.Symlink
+	kindFile     = layout.File
+	kindDir      = layout.Dir
+	kindSymlink  = layout.Symlink
+	kindFifo     = layout.Fifo // the special files: special.go
+	kindSocket   = layout.Socket
+	kindCharDev  = layout.CharDev
+	kindBlockDev = layout.BlockDev
 )
 
 // attrs are the attributes of a file, directory or symlink.
@@ -23,7 +27,14 @@ type attrs struct {
 	perm     uint32 // permission bits (07777)
 	uid, gid uint32
 	mtime    time.Time
-	size     int64
+	// ctime is the last change of content or metadata (times.go); zero
+	// for objects that carry none: mtime stands for it.
+	ctime time.Time
+	// atime is an access time set explicitly (utimes), else zero: reads
+	// do not update it, mtime stands for it.
+	atime time.Time
+	rdev  uint32 // the device number of a device node
+	size  int64
 
 	// The version of the object they were read from: a listing or a Stat
 	// with the same ETag and size describes the same content.
@@ -72,12 +83,14 @@ func (f *fsys) attrsFromObject(obj store.Object, isDirMarker bool) (kind, attrs)
 	a.metaKnown = true
 	stored := layout.DecodeAttrs(obj.Metadata, layout.Attrs{Kind: k, Perm: a.perm, UID: a.uid, GID: a.gid, Mtime: a.mtime})
 	a.perm, a.uid, a.gid, a.mtime = stored.Perm, stored.UID, stored.GID, stored.Mtime
+	a.ctime, a.atime, a.rdev = stored.Ctime, stored.Atime, stored.Rdev
 	return stored.Kind, a
 }
 
 // metadata encodes a's attributes for an object of kind k.
 func (a *attrs) metadata(k kind) map[string]string {
-	return layout.Attrs{Kind: k, Perm: a.perm, UID: a.uid, GID: a.gid, Mtime: a.mtime}.Metadata()
+	return layout.Attrs{Kind: k, Perm: a.perm, UID: a.uid, GID: a.gid, Mtime: a.mtime,
+		Ctime: a.ctime, Atime: a.atime, Rdev: a.rdev}.Metadata()
 }
 
 // fill writes a's attributes of kind k into out.
@@ -85,15 +98,13 @@ func (a *attrs) fill(k kind, out *fuse.Attr) {
 	out.Mode = k.TypeBits() | a.perm
 	out.Size = uint64(a.size)
 	out.Uid, out.Gid = a.uid, a.gid
+	out.Rdev = a.rdev
 	out.Nlink = 1
 	if k == kindDir {
 		out.Nlink = 2
 	}
-	t := a.mtime
-	if t.IsZero() {
-		t = time.Unix(0, 0)
-	}
-	out.SetTimes(&t, &t, &t)
+	mtime, atime, ctime := a.times()
+	out.SetTimes(&atime, &mtime, &ctime)
 	out.Blksize = 1 << 20
 	out.Blocks = (uint64(a.size) + 511) / 512
 }

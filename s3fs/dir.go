@@ -11,6 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/s3vol/s3vol/layout"
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -29,6 +30,9 @@ type dirNode struct {
 	// staleLookups counts the lookups answered name by name since the
 	// listing expired.
 	staleLookups int
+	// localTimes: mtime and ctime were advanced here by a change of the
+	// entries, and are not stored (times.go).
+	localTimes bool
 }
 
 var (
@@ -74,6 +78,7 @@ func (d *dirNode) OnForget() {}
 func (d *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	a := d.getAttrs()
 	a.fill(kindDir, &out.Attr)
+	out.Nlink = d.nlink()
 	return 0
 }
 
@@ -148,6 +153,11 @@ func (d *dirNode) childFor(ctx context.Context, name string, e entry) *fs.Inode 
 				n.refresh(e.attrs)
 				return ch
 			}
+		case *specialNode:
+			if e.kind == n.kind {
+				n.refresh(e.attrs)
+				return ch
+			}
 		}
 	}
 	return d.newChild(ctx, e.kind, e.attrs)
@@ -160,6 +170,8 @@ func (d *dirNode) newChild(ctx context.Context, k kind, a attrs) *fs.Inode {
 		ops = &dirNode{node: node{fsys: d.fsys}, attrs: a}
 	case kindSymlink:
 		ops = &linkNode{node: node{fsys: d.fsys}, attrs: a, checkedAt: d.fsys.clock()}
+	case kindFifo, kindSocket, kindCharDev, kindBlockDev:
+		ops = d.fsys.newSpecial(k, a)
 	default:
 		ops = &fileNode{node: node{fsys: d.fsys}, attrs: a, checkedAt: d.fsys.clock()}
 	}
@@ -172,6 +184,7 @@ func (d *dirNode) refresh(a attrs) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if a.metaKnown || !d.attrs.metaKnown {
+		d.keepLocalTimes(&a)
 		d.attrs = a
 	}
 }
@@ -195,6 +208,9 @@ func knownAttrs(ops fs.InodeEmbedder) (kind, attrs, bool) {
 	case *linkNode:
 		a := n.getAttrs()
 		return kindSymlink, a, a.metaKnown
+	case *specialNode:
+		a := n.getAttrs()
+		return n.kind, a, a.metaKnown
 	}
 	return kindFile, attrs{}, false
 }
@@ -385,7 +401,8 @@ func caller(ctx context.Context) (uint32, uint32) {
 // newAttrs are the attributes of an entry created now by the caller.
 func newAttrs(ctx context.Context, mode uint32) attrs {
 	uid, gid := caller(ctx)
-	return attrs{perm: mode & 0o7777, uid: uid, gid: gid, mtime: time.Now(), metaKnown: true}
+	now := time.Now()
+	return attrs{perm: mode & 0o7777, uid: uid, gid: gid, mtime: now, ctime: now, metaKnown: true}
 }
 
 // childPath validates a new entry's name and returns its path.
@@ -415,7 +432,7 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	}
 	a := newAttrs(ctx, mode)
 	if err := d.fsys.putMarker(ctx, rel, &a, false); err != nil {
-		return nil, d.fsys.fail("mkdir", rel, err)
+		return nil, d.fsys.failName("mkdir", rel, name, err)
 	}
 	ch := d.newChild(ctx, kindDir, a)
 	nd := ch.Operations().(*dirNode)
@@ -424,6 +441,7 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	// usually follow) need no request until the listing expires.
 	nd.listing = &listing{at: d.fsys.clock(), entries: map[string]*entry{}, hasMarker: true}
 	d.setEntry(name, kindDir, a)
+	d.entriesChanged()
 	a.fill(kindDir, &out.Attr)
 	return ch, 0
 }
@@ -495,6 +513,7 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 		return f.fail("rmdir", rel, err)
 	}
 	d.removeEntry(name)
+	d.entriesChanged()
 	d.keepImplicit(ctx)
 	return 0
 }
@@ -541,6 +560,7 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 		fn.markUnlinkedLocked()
 	}
 	d.removeEntry(name)
+	d.entriesChanged()
 	d.keepImplicit(ctx)
 	return 0
 }
@@ -557,6 +577,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	ch := d.NewInode(ctx, n, fs.StableAttr{Mode: syscall.S_IFREG})
 	h := n.newHandle(true) // even read-only: its close stores the new file
 	d.setEntry(name, kindFile, a)
+	d.entriesChanged()
 	a.fill(kindFile, &out.Attr)
 	return ch, h, 0, 0
 }
@@ -584,12 +605,13 @@ func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 	obj, err := d.fsys.st.Put(ctx, d.fsys.fileKey(rel), bytes.NewReader([]byte(target)), a.size,
 		store.PutOptions{Metadata: a.metadata(kindSymlink)})
 	if err != nil {
-		return nil, d.fsys.fail("symlink", rel, err)
+		return nil, d.fsys.failName("symlink", rel, name, err)
 	}
 	a.etag, a.lastModified = obj.ETag, obj.LastModified
 	ch := d.newChild(ctx, kindSymlink, a)
 	ch.Operations().(*linkNode).target = []byte(target)
 	d.setEntry(name, kindSymlink, a)
+	d.entriesChanged()
 	a.fill(kindSymlink, &out.Attr)
 	return ch, 0
 }
@@ -600,12 +622,14 @@ func (d *dirNode) Link(ctx context.Context, target fs.InodeEmbedder, name string
 	return nil, syscall.EPERM
 }
 
-// Mknod creates regular files only; fifos, sockets and devices cannot be
-// stored and fail with EPERM (mknod(2): "the filesystem does not support
-// the type of node requested").
+// Mknod creates a regular file, or a fifo, socket or device node
+// (special.go).
 func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	if mode&syscall.S_IFMT != syscall.S_IFREG && mode&syscall.S_IFMT != 0 {
-		return nil, syscall.EPERM
+	if k := layout.KindOfMode(mode); k.Special() {
+		return d.mknodSpecial(ctx, name, k, mode, dev, out)
+	}
+	if t := mode & syscall.S_IFMT; t != syscall.S_IFREG && t != 0 {
+		return nil, syscall.EINVAL
 	}
 	rel, errno := d.childPath(name)
 	if errno != 0 {
@@ -617,11 +641,12 @@ func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint3
 	obj, err := d.fsys.st.Put(ctx, d.fsys.fileKey(rel), bytes.NewReader(nil), 0,
 		store.PutOptions{Metadata: a.metadata(kindFile)})
 	if err != nil {
-		return nil, d.fsys.fail("mknod", rel, err)
+		return nil, d.fsys.failName("mknod", rel, name, err)
 	}
 	a.etag, a.lastModified = obj.ETag, obj.LastModified
 	ch := d.newChild(ctx, kindFile, a)
 	d.setEntry(name, kindFile, a)
+	d.entriesChanged()
 	a.fill(kindFile, &out.Attr)
 	return ch, 0
 }
@@ -671,23 +696,4 @@ func (f *fsys) putMarkerAt(ctx context.Context, key string, a *attrs) error {
 	}
 	a.etag, a.lastModified = obj.ETag, obj.LastModified
 	return nil
-}
-
-// applySetattr applies mode, owner and mtime changes to a, and reports
-// whether anything that is stored changed. atime is not stored.
-func applySetattr(a *attrs, in *fuse.SetAttrIn) bool {
-	changed := false
-	if m, ok := in.GetMode(); ok {
-		a.perm, changed = m&0o7777, true
-	}
-	if uid, ok := in.GetUID(); ok {
-		a.uid, changed = uid, true
-	}
-	if gid, ok := in.GetGID(); ok {
-		a.gid, changed = gid, true
-	}
-	if t, ok := in.GetMTime(); ok {
-		a.mtime, changed = t, true
-	}
-	return changed
 }

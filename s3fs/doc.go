@@ -9,12 +9,15 @@
 // reads and writes. Directories are implicit (any key under a/b/) and
 // explicit: mkdir writes a zero-byte marker a/b/ so that empty directories
 // persist, and a directory whose last entry is removed gets a marker for
-// the same reason. mode, uid, gid and mtime are user metadata in
-// s3fs-fuse's format; package layout builds every key and encodes and
-// decodes the metadata (its doc has the format). Objects without metadata
-// show the mount's default owner and modes and their LastModified. A
-// symlink is an object whose body is the target and whose mode has
-// S_IFLNK. Keys that cannot be a path (empty, "." or ".." components,
+// the same reason. mode, uid, gid, mtime and ctime are user metadata in
+// s3fs-fuse's format, and atime once set explicitly (times.go); package
+// layout builds every key and encodes and decodes the metadata (its doc
+// has the format). Objects without metadata show the mount's default
+// owner and modes and their LastModified. A symlink is an object whose
+// body is the target and whose mode has S_IFLNK. Fifos, unix sockets and
+// device nodes are zero-byte objects whose mode has their type (and -rdev
+// a device's number); the mount is nodev, so a device node never opens as
+// a device (special.go). Keys that cannot be a path (empty, "." or ".." components,
 // names over 255 bytes, NUL bytes) are hidden, logged once and never
 // followed; every key the filesystem makes is <prefix> + validated names,
 // so nothing reaches outside the prefix.
@@ -23,7 +26,7 @@
 //
 // One fsys per mount holds the store, the options and the set of files
 // with uncommitted changes. The tree is go-fuse's inode tree of three node
-// types: dirNode, fileNode and linkNode. A node's key is derived from its
+// types: dirNode, fileNode, linkNode and specialNode. A node's key is derived from its
 // place in the tree at the time of use, so a rename moves it for free.
 //
 // A file's data lives in package s3fs/content, which imports no go-fuse
@@ -153,12 +156,17 @@
 //     its copy again when nothing was at the new name, but a file it
 //     replaced there cannot be brought back (both names then hold the
 //     moved content, and a warning is logged).
-//   - Hard links fail with EPERM; mknod of fifos, sockets and devices fails
-//     with EPERM (regular files are created); O_TMPFILE fails with
-//     EOPNOTSUPP; extended attributes cannot be set (ENOTSUP); fallocate
-//     only grows files (EOPNOTSUPP for hole punching and other modes).
-//   - atime is not stored. Setting attributes of a clean file rewrites its
-//     metadata with a server-side copy onto itself.
+//   - Hard links fail with EPERM; O_TMPFILE fails with EOPNOTSUPP;
+//     extended attributes cannot be set (ENOTSUP); fallocate only grows
+//     files (EOPNOTSUPP for hole punching and other modes). A size over
+//     S3's largest object (5 TiB) fails with EFBIG; a path whose key is
+//     over 1,024 bytes, and on MinIO a directory name of 247 to 255 bytes,
+//     with ENAMETOOLONG.
+//   - atime is stored only when set explicitly; reads do not advance it. A
+//     directory's mtime and ctime advance with its entries on this mount
+//     only (they are not stored), and its link count counts the
+//     subdirectories of its last listing. Setting attributes of a clean
+//     file rewrites its metadata with a server-side copy onto itself.
 //   - A store has no partial overwrite: committing a file modified in place
 //     writes a new object. Its unchanged blocks (PartSize each) are copied
 //     inside the store, but the copy still takes the store's time: appending

@@ -54,3 +54,19 @@ func (f *fsys) fail(op, path string, err error) syscall.Errno {
 	}
 	return e
 }
+
+// minioNameMax is the longest name MinIO stores as a directory: it
+// refuses longer ones (up to NAME_MAX) as invalid, because of its own
+// on-disk layout.
+const minioNameMax = 246
+
+// failName is fail for a store call that created or moved an entry named
+// name: a store that refuses a name longer than it can hold as invalid
+// (MinIO, see minioNameMax) answers ENAMETOOLONG, as a filesystem with a
+// shorter NAME_MAX would.
+func (f *fsys) failName(op, path, name string, err error) syscall.Errno {
+	if errors.Is(err, store.ErrInvalidArgument) && len(name) > minioNameMax {
+		return syscall.ENAMETOOLONG
+	}
+	return f.fail(op, path, err)
+}

@@ -180,6 +180,7 @@ func (n *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 	}
 	a := n.currentAttrs()
 	a.fill(kindFile, &out.Attr)
+	out.Nlink = n.nlink()
 	return 0
 }
 
@@ -352,6 +353,9 @@ func (n *fileNode) stage(ctx context.Context) (content.Local, error) {
 
 // write stores data at off in the local content.
 func (n *fileNode) write(ctx context.Context, data []byte, off int64) syscall.Errno {
+	if errno := checkSize(off + int64(len(data))); errno != 0 {
+		return errno
+	}
 	n.dataMu.Lock()
 	defer n.dataMu.Unlock()
 	err := n.change(ctx, func(c content.Local) error { return c.WriteAt(ctx, data, off) })
@@ -366,6 +370,7 @@ func (n *fileNode) write(ctx context.Context, data []byte, off int64) syscall.Er
 func (n *fileNode) touch() {
 	n.mu.Lock()
 	n.attrs.mtime = time.Now()
+	n.attrs.ctime = n.attrs.mtime
 	dirty := !n.unlinked
 	n.dirty = dirty
 	n.mu.Unlock()
@@ -399,6 +404,9 @@ func (n *fileNode) read(ctx context.Context, dest []byte, off int64) (int, bool,
 // truncate sets the size. Without an open writer (truncate(2)) the change
 // is committed at once, as no close will follow.
 func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
+	if errno := checkSize(size); errno != 0 {
+		return errno
+	}
 	n.dataMu.Lock()
 	if size == 0 {
 		// Nothing of the old content is needed: start afresh, streaming.
@@ -610,6 +618,9 @@ func (n *fileNode) Allocate(ctx context.Context, fh fs.FileHandle, off uint64, s
 		return syscall.EOPNOTSUPP
 	}
 	end := int64(off + size)
+	if errno := checkSize(end); errno != 0 || off+size < off {
+		return syscall.EFBIG
+	}
 	if end <= n.currentAttrs().size {
 		return 0
 	}

@@ -50,7 +50,9 @@ func Mount(dir string, opts Options) (*Mounted, error) {
 		Name:          "s3vol",
 		MaxWrite:      1 << 20,
 		MaxBackground: opts.MaxBackground,
-		Options:       []string{"default_permissions"},
+		// nodev: device nodes are stored (special.go), never opened as
+		// devices.
+		Options: []string{"default_permissions", "nodev"},
 		// The kernel sends the size with the open when truncating.
 		ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
 		Debug:             opts.Debug,

@@ -86,6 +86,9 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	case *linkNode:
 		k, errno = kindSymlink, d.fsys.moveObject(ctx, oldRel, newRel, replacing)
 		a = n.getAttrs()
+	case *specialNode:
+		k, errno = n.kind, d.fsys.moveObject(ctx, oldRel, newRel, replacing)
+		a = n.getAttrs()
 	case *dirNode:
 		k, errno = kindDir, d.fsys.renameDir(ctx, n, oldRel, newRel)
 		a = n.getAttrs()
@@ -98,6 +101,8 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	}
 	d.removeEntry(name)
 	nd.setEntry(newName, k, a)
+	d.entriesChanged()
+	nd.entriesChanged()
 	d.keepImplicit(ctx)
 	return 0
 }

@@ -174,3 +174,6 @@ const (
 	MaxPutSize  = 5 << 30 // S3's largest single PUT or single CopyObject
 	DefaultPage = 1000    // keys per LIST request when PageSize is 0
 )
+
+// MaxObjectSize is S3's largest object (5 TiB).
+const MaxObjectSize = 5 << 40
