@@ -63,6 +63,10 @@ type Config struct {
 	// WrapFS, when set, gives the wrapper of each mount's filesystem by
 	// the entry's name (s3fs.Options.WrapFS): metrics of FUSE requests.
 	WrapFS func(name string) func(fuse.RawFileSystem) fuse.RawFileSystem
+	// WrapStore, when set, gives the wrapper of the data store each mount
+	// uses by the entry's name (volmount.Env.WrapStore): metrics of its
+	// object-store calls, per volume.
+	WrapStore func(name string) func(store.Store) store.Store
 	// OnRemoved, when set, is told of each entry removed through this
 	// driver, so that what is kept by its name (metrics) can go.
 	OnRemoved func(name string)

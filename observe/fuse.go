@@ -65,10 +65,13 @@ func (m *Metrics) FUSE(volume string) func(fuse.RawFileSystem) fuse.RawFileSyste
 	return func(fs fuse.RawFileSystem) fuse.RawFileSystem { return &meteredFS{RawFileSystem: fs, c: c} }
 }
 
-// Forget drops the FUSE series of volume, once it is removed, so that
-// volumes created and removed over the daemon's life do not pile up.
+// Forget drops the FUSE and object-store series of volume, once it is
+// removed, so that volumes created and removed over the daemon's life do
+// not pile up.
 func (m *Metrics) Forget(volume string) {
 	v := prometheus.Labels{"volume": volume}
+	m.volumeS3.requests.DeletePartialMatch(v)
+	m.volumeS3.bytes.DeletePartialMatch(v)
 	m.fuse.ops.DeletePartialMatch(v)
 	m.fuse.errors.DeletePartialMatch(v)
 	m.fuse.duration.DeletePartialMatch(v)

@@ -24,6 +24,8 @@ func TestGrafanaDashboardQueriesExportedMetrics(t *testing.T) {
 	m.fuse.written.WithLabelValues("v").Inc()
 	m.s3Requests.WithLabelValues(opGet, "ok").Inc()
 	m.s3Duration.WithLabelValues(opGet).Observe(0)
+	m.VolumeStore("v")(nil) // its byte series
+	m.volumeS3.requests.WithLabelValues("v", opGet, "ok").Inc()
 	fams, err := m.reg.Gather()
 	if err != nil {
 		t.Fatal(err)

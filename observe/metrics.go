@@ -25,6 +25,13 @@ type Metrics struct {
 	heartbeats      *prometheus.CounterVec
 	conflicts       prometheus.Counter
 	fuse            fuseMetrics
+	volumeS3        volumeS3Metrics
+}
+
+// volumeS3Metrics are the object-store calls of the mounts, by volume.
+type volumeS3Metrics struct {
+	requests *prometheus.CounterVec
+	bytes    *prometheus.CounterVec
 }
 
 // New returns metrics registered on a registry of their own, with the Go
@@ -67,8 +74,19 @@ func New() *Metrics {
 			Help: "Compare-and-swaps of the volume registry's index that lost to another writer and were retried.",
 		}),
 		fuse: newFUSEMetrics(),
+		volumeS3: volumeS3Metrics{
+			requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: namespace, Subsystem: "volume_s3", Name: "requests_total",
+				Help: "Object-store calls of a volume's (or view's) mounts by operation and outcome, as in s3vol_s3_requests_total; the registry's calls are no volume's.",
+			}, []string{"volume", "op", "outcome"}),
+			bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: namespace, Subsystem: "volume_s3", Name: "bytes_total",
+				Help: "Bytes a volume's (or view's) mounts sent to the object store (successful puts and parts) and received from object bodies, by direction (sent, received).",
+			}, []string{"volume", "direction"}),
+		},
 	}
 	m.reg.MustRegister(m.fuse.collectors()...)
+	m.reg.MustRegister(m.volumeS3.requests, m.volumeS3.bytes)
 	m.reg.MustRegister(m.s3Requests, m.s3Duration, m.s3BytesSent, m.s3BytesReceived, m.s3Retries, m.uploadsInFlight, m.heartbeats, m.conflicts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Both outcomes are exported from the start, so a rate over failures

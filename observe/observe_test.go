@@ -143,6 +143,80 @@ func TestStoreCallsAreCounted(t *testing.T) {
 	}
 }
 
+// Calls through a volume's wrapper count under that volume (and, through
+// the daemon's wrapper beneath, daemon-wide); another volume's series show
+// none of them, and Forget drops a removed volume's series.
+func TestVolumeStoreCountsUnderTheVolume(t *testing.T) {
+	m := New()
+	faults := faultstore.New(newLocal(t))
+	data := m.Store(faults)
+	hot, idle := m.VolumeStore("hot")(data), m.VolumeStore("idle")(data)
+	base := serve(t, m, NewHealth())
+	ctx := context.Background()
+
+	const puts, size = 5, 300
+	for i := range puts {
+		if _, err := hot.Put(ctx, fmt.Sprintf("hot/f%d", i), bytes.NewReader(make([]byte, size)), size, store.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, _, err := hot.Get(ctx, "hot/f0", store.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	faults.Add(faultstore.Rule{Op: faultstore.OpPut, Times: 1, Err: store.ErrUnavailable})
+	if _, err := hot.Put(ctx, "hot/failed", strings.NewReader("x"), 1, store.PutOptions{}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("put with a fault: %v", err)
+	}
+	if _, err := idle.Stat(ctx, "idle/missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("stat of a missing key: %v", err)
+	}
+
+	s := scrape(t, base)
+	for _, c := range []struct {
+		labels []string
+		want   float64
+	}{
+		{[]string{"volume", "hot", "op", "put", "outcome", "ok"}, puts},
+		{[]string{"volume", "hot", "op", "put", "outcome", "unavailable"}, 1},
+		{[]string{"volume", "hot", "op", "get", "outcome", "ok"}, 1},
+		{[]string{"volume", "hot"}, puts + 2},
+		{[]string{"volume", "idle", "op", "stat", "outcome", "not_found"}, 1},
+		{[]string{"volume", "idle"}, 1},
+	} {
+		if got := value(t, s, "s3vol_volume_s3_requests_total", c.labels...); got != c.want {
+			t.Errorf("s3vol_volume_s3_requests_total%v = %v, want %v", c.labels, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		volume, direction string
+		want              float64
+	}{{"hot", "sent", puts * size}, {"hot", "received", size}, {"idle", "sent", 0}, {"idle", "received", 0}} {
+		if got := value(t, s, "s3vol_volume_s3_bytes_total", "volume", c.volume, "direction", c.direction); got != c.want {
+			t.Errorf("s3vol_volume_s3_bytes_total{volume=%q,direction=%q} = %v, want %v", c.volume, c.direction, got, c.want)
+		}
+	}
+	if got := value(t, s, "s3vol_s3_requests_total", "op", "put"); got != puts+1 {
+		t.Errorf("daemon-wide puts = %v, want %d", got, puts+1)
+	}
+
+	m.Forget("hot")
+	s = scrape(t, base)
+	if _, ok := s.Value("s3vol_volume_s3_requests_total", "volume", "hot"); ok {
+		t.Error("the forgotten volume still has object-store series")
+	}
+	if _, ok := s.Value("s3vol_volume_s3_bytes_total", "volume", "hot"); ok {
+		t.Error("the forgotten volume still has byte series")
+	}
+	if _, ok := s.Value("s3vol_volume_s3_requests_total", "volume", "idle"); !ok {
+		t.Error("forgetting hot dropped idle's series")
+	}
+}
+
 // The gauges come from the snapshot the daemon gives, read at each scrape;
 // volume names are the only free-form label.
 func TestGaugesHeartbeatsConflicts(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/s3vol/s3vol/store"
 )
 
@@ -62,17 +64,65 @@ func outcomeOf(err error) string {
 
 // Store wraps st so that every call through it is counted and timed. The
 // daemon wraps each store it opens, beneath everything that uses it.
-func (m *Metrics) Store(st store.Store) store.Store { return &meteredStore{inner: st, m: m} }
+func (m *Metrics) Store(st store.Store) store.Store {
+	return &meteredStore{inner: st, c: daemonWide{m}}
+}
+
+// VolumeStore returns the wrapper of the data store one mount of volume
+// uses (volmount.Env.WrapStore): its calls are counted again under the
+// volume's (or view's) name, in s3vol_volume_s3_*, above the daemon-wide
+// counting of Store beneath it. Only calls and bytes are counted per
+// volume; latency and uploads in flight stay daemon-wide. Like the FUSE
+// series, a volume's stay after it is unmounted and go with Forget.
+func (m *Metrics) VolumeStore(volume string) func(store.Store) store.Store {
+	v := prometheus.Labels{"volume": volume}
+	c := volumeCounters{
+		requests:      m.volumeS3.requests.MustCurryWith(v),
+		sentBytes:     m.volumeS3.bytes.With(prometheus.Labels{"volume": volume, "direction": "sent"}),
+		receivedBytes: m.volumeS3.bytes.With(prometheus.Labels{"volume": volume, "direction": "received"}),
+	}
+	return func(st store.Store) store.Store { return &meteredStore{inner: st, c: c} }
+}
+
+// storeCounters is where a metered store records its calls: the
+// daemon-wide metrics or one volume's.
+type storeCounters interface {
+	done(op string, start time.Time, err error)
+	sent(n int64)
+	received(n int)
+	uploadStarted()
+	uploadEnded()
+}
+
+// daemonWide records in the s3vol_s3_* metrics.
+type daemonWide struct{ m *Metrics }
+
+func (d daemonWide) done(op string, start time.Time, err error) {
+	d.m.s3Requests.WithLabelValues(op, outcomeOf(err)).Inc()
+	d.m.s3Duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+}
+func (d daemonWide) sent(n int64)   { d.m.s3BytesSent.Add(float64(n)) }
+func (d daemonWide) received(n int) { d.m.s3BytesReceived.Add(float64(n)) }
+func (d daemonWide) uploadStarted() { d.m.uploadsInFlight.Inc() }
+func (d daemonWide) uploadEnded()   { d.m.uploadsInFlight.Dec() }
+
+// volumeCounters records in one volume's s3vol_volume_s3_* series.
+type volumeCounters struct {
+	requests                 *prometheus.CounterVec // curried with the volume
+	sentBytes, receivedBytes prometheus.Counter
+}
+
+func (v volumeCounters) done(op string, _ time.Time, err error) {
+	v.requests.WithLabelValues(op, outcomeOf(err)).Inc()
+}
+func (v volumeCounters) sent(n int64)   { v.sentBytes.Add(float64(n)) }
+func (v volumeCounters) received(n int) { v.receivedBytes.Add(float64(n)) }
+func (v volumeCounters) uploadStarted() {}
+func (v volumeCounters) uploadEnded()   {}
 
 type meteredStore struct {
 	inner store.Store
-	m     *Metrics
-}
-
-// done records one call of op that started at start.
-func (m *Metrics) done(op string, start time.Time, err error) {
-	m.s3Requests.WithLabelValues(op, outcomeOf(err)).Inc()
-	m.s3Duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	c     storeCounters
 }
 
 func (s *meteredStore) String() string { return s.inner.String() }
@@ -80,28 +130,28 @@ func (s *meteredStore) String() string { return s.inner.String() }
 func (s *meteredStore) Stat(ctx context.Context, key string) (store.Object, error) {
 	start := time.Now()
 	obj, err := s.inner.Stat(ctx, key)
-	s.m.done(opStat, start, err)
+	s.c.done(opStat, start, err)
 	return obj, err
 }
 
 func (s *meteredStore) Get(ctx context.Context, key string, opts store.GetOptions) (io.ReadCloser, store.Object, error) {
 	start := time.Now()
 	r, obj, err := s.inner.Get(ctx, key, opts)
-	s.m.done(opGet, start, err)
+	s.c.done(opGet, start, err)
 	if err != nil {
 		return nil, obj, err
 	}
-	return &countingBody{ReadCloser: r, m: s.m}, obj, nil
+	return &countingBody{ReadCloser: r, c: s.c}, obj, nil
 }
 
 func (s *meteredStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts store.PutOptions) (store.Object, error) {
 	start := time.Now()
-	s.m.uploadsInFlight.Inc()
+	s.c.uploadStarted()
 	obj, err := s.inner.Put(ctx, key, r, size, opts)
-	s.m.uploadsInFlight.Dec()
-	s.m.done(opPut, start, err)
+	s.c.uploadEnded()
+	s.c.done(opPut, start, err)
 	if err == nil {
-		s.m.s3BytesSent.Add(float64(obj.Size))
+		s.c.sent(obj.Size)
 	}
 	return obj, err
 }
@@ -109,18 +159,18 @@ func (s *meteredStore) Put(ctx context.Context, key string, r io.Reader, size in
 func (s *meteredStore) NewMultipart(ctx context.Context, key string, opts store.PutOptions) (store.Multipart, error) {
 	start := time.Now()
 	mp, err := s.inner.NewMultipart(ctx, key, opts)
-	s.m.done(opMultipartNew, start, err)
+	s.c.done(opMultipartNew, start, err)
 	if err != nil {
 		return nil, err
 	}
-	s.m.uploadsInFlight.Inc()
-	return &meteredMultipart{inner: mp, m: s.m}, nil
+	s.c.uploadStarted()
+	return &meteredMultipart{inner: mp, c: s.c}, nil
 }
 
 func (s *meteredStore) Copy(ctx context.Context, src, dst string, opts store.CopyOptions) (store.Object, error) {
 	start := time.Now()
 	obj, err := s.inner.Copy(ctx, src, dst, opts)
-	s.m.done(opCopy, start, err)
+	s.c.done(opCopy, start, err)
 	return obj, err
 }
 
@@ -131,7 +181,7 @@ func (s *meteredStore) List(ctx context.Context, opts store.ListOptions) iter.Se
 	return func(yield func(store.Object, error) bool) {
 		start := time.Now()
 		var last error
-		defer func() { s.m.done(opList, start, last) }()
+		defer func() { s.c.done(opList, start, last) }()
 		for obj, err := range s.inner.List(ctx, opts) {
 			last = err
 			if !yield(obj, err) {
@@ -144,21 +194,21 @@ func (s *meteredStore) List(ctx context.Context, opts store.ListOptions) iter.Se
 func (s *meteredStore) Delete(ctx context.Context, key string) error {
 	start := time.Now()
 	err := s.inner.Delete(ctx, key)
-	s.m.done(opDelete, start, err)
+	s.c.done(opDelete, start, err)
 	return err
 }
 
 func (s *meteredStore) DeleteMany(ctx context.Context, keys []string) error {
 	start := time.Now()
 	err := s.inner.DeleteMany(ctx, keys)
-	s.m.done(opDeleteMany, start, err)
+	s.c.done(opDeleteMany, start, err)
 	return err
 }
 
 func (s *meteredStore) AbortStaleUploads(ctx context.Context, prefix string, olderThan time.Duration) (int, error) {
 	start := time.Now()
 	n, err := s.inner.AbortStaleUploads(ctx, prefix, olderThan)
-	s.m.done(opAbortStale, start, err)
+	s.c.done(opAbortStale, start, err)
 	return n, err
 }
 
@@ -166,25 +216,25 @@ func (s *meteredStore) AbortStaleUploads(ctx context.Context, prefix string, old
 func (s *meteredStore) AbortUpload(ctx context.Context, key, uploadID string) error {
 	start := time.Now()
 	err := store.AbortUpload(ctx, s.inner, key, uploadID)
-	s.m.done(opAbortUpload, start, err)
+	s.c.done(opAbortUpload, start, err)
 	return err
 }
 
 // countingBody counts the bytes read from a Get's body.
 type countingBody struct {
 	io.ReadCloser
-	m *Metrics
+	c storeCounters
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	b.m.s3BytesReceived.Add(float64(n))
+	b.c.received(n)
 	return n, err
 }
 
 type meteredMultipart struct {
 	inner store.Multipart
-	m     *Metrics
+	c     storeCounters
 	ended sync.Once // the upload left the in-flight gauge
 }
 
@@ -192,7 +242,7 @@ type meteredMultipart struct {
 // aborted (a failed Complete may be followed by an Abort).
 func (mp *meteredMultipart) end(err error) {
 	if err == nil {
-		mp.ended.Do(mp.m.uploadsInFlight.Dec)
+		mp.ended.Do(mp.c.uploadEnded)
 	}
 }
 
@@ -202,9 +252,9 @@ func (mp *meteredMultipart) UploadID() string { return store.UploadID(mp.inner) 
 func (mp *meteredMultipart) UploadPart(ctx context.Context, n int, r io.Reader, size int64) error {
 	start := time.Now()
 	err := mp.inner.UploadPart(ctx, n, r, size)
-	mp.m.done(opPartUpload, start, err)
+	mp.c.done(opPartUpload, start, err)
 	if err == nil {
-		mp.m.s3BytesSent.Add(float64(size))
+		mp.c.sent(size)
 	}
 	return err
 }
@@ -212,14 +262,14 @@ func (mp *meteredMultipart) UploadPart(ctx context.Context, n int, r io.Reader, 
 func (mp *meteredMultipart) CopyPart(ctx context.Context, n int, src, srcETag string, offset, length int64) error {
 	start := time.Now()
 	err := mp.inner.CopyPart(ctx, n, src, srcETag, offset, length)
-	mp.m.done(opPartCopy, start, err)
+	mp.c.done(opPartCopy, start, err)
 	return err
 }
 
 func (mp *meteredMultipart) Complete(ctx context.Context) (store.Object, error) {
 	start := time.Now()
 	obj, err := mp.inner.Complete(ctx)
-	mp.m.done(opComplete, start, err)
+	mp.c.done(opComplete, start, err)
 	mp.end(err)
 	return obj, err
 }
@@ -227,7 +277,7 @@ func (mp *meteredMultipart) Complete(ctx context.Context) (store.Object, error) 
 func (mp *meteredMultipart) Abort(ctx context.Context) error {
 	start := time.Now()
 	err := mp.inner.Abort(ctx)
-	mp.m.done(opAbort, start, err)
+	mp.c.done(opAbort, start, err)
 	mp.end(nil) // even a failed abort ends the upload for this process
 	return err
 }

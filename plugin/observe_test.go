@@ -224,3 +224,55 @@ func TestLoopbackAddr(t *testing.T) {
 		}
 	}
 }
+
+// Two volumes mounted, files written to one: the per-volume object-store
+// counters show the puts and bytes under that volume, and nothing more
+// under the other than its mount did.
+func TestServeMetricsPerVolume(t *testing.T) {
+	testenv.NeedFUSE(t)
+	dir := t.TempDir()
+	c, base, _ := startServe(t, []string{"--socket", filepath.Join(dir, "s3vol.sock"), "--state-dir", filepath.Join(dir, "state"),
+		"--mount-root", filepath.Join(dir, "mounts"), "--mount-grace", "0", "--credentials-file", "",
+		"--memory", "64MiB", "--http-addr", "127.0.0.1:0"})
+	mountpoints := map[string]string{}
+	for _, name := range []string{"hot", "idle"} {
+		c.must("/VolumeDriver.Create", map[string]any{"Name": name}, nil)
+		var mount struct{ Mountpoint string }
+		c.must("/VolumeDriver.Mount", map[string]string{"Name": name, "ID": "c-" + name}, &mount)
+		defer c.must("/VolumeDriver.Unmount", map[string]string{"Name": name, "ID": "c-" + name}, nil)
+		mountpoints[name] = mount.Mountpoint
+	}
+	before := scrapeDaemon(t, base)
+	idleBefore, _ := before.Value("s3vol_volume_s3_requests_total", "volume", "idle")
+
+	const files, size = 6, 4096
+	for i := range files {
+		if err := os.WriteFile(filepath.Join(mountpoints["hot"], fmt.Sprintf("f%d", i)), []byte(strings.Repeat("x", size)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Uploads may finish after close: wait for them to show.
+	var s observe.Samples
+	waitUntil(t, 30*time.Second, fmt.Sprintf("%d puts under the volume hot", files), func() bool {
+		s = scrapeDaemon(t, base)
+		puts, _ := s.Value("s3vol_volume_s3_requests_total", "volume", "hot", "op", "put", "outcome", "ok")
+		return puts >= files
+	})
+	if sent, _ := s.Value("s3vol_volume_s3_bytes_total", "volume", "hot", "direction", "sent"); sent < files*size {
+		t.Errorf("bytes sent under hot %v, want at least %d", sent, files*size)
+	}
+	if puts, _ := s.Value("s3vol_volume_s3_requests_total", "volume", "idle", "op", "put"); puts != 0 {
+		t.Errorf("%v puts under idle, which nothing wrote to", puts)
+	}
+	if idle, _ := s.Value("s3vol_volume_s3_requests_total", "volume", "idle"); idle != idleBefore {
+		t.Errorf("requests under idle went from %v to %v while only hot was written", idleBefore, idle)
+	}
+	if sent, _ := s.Value("s3vol_volume_s3_bytes_total", "volume", "idle", "direction", "sent"); sent != 0 {
+		t.Errorf("bytes sent under idle %v, want 0", sent)
+	}
+	// The daemon-wide counters count the same puts (and the registry's).
+	hotPuts, _ := s.Value("s3vol_volume_s3_requests_total", "volume", "hot", "op", "put")
+	if all, _ := s.Value("s3vol_s3_requests_total", "op", "put"); all < hotPuts {
+		t.Errorf("daemon-wide puts %v, fewer than hot's %v", all, hotPuts)
+	}
+}

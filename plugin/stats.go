@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -26,8 +27,10 @@ Usage:
 
 It reads http://ADDR/metrics of the daemon (S3VOL_HTTP_ADDR; make run serves
 127.0.0.1:9180) and shows, per volume, the reads and writes per second, the
-throughput and the containers using it; and for the daemon, the object-store
-requests, errors and retries per second, the bytes sent and received, the
+throughput, the object-store requests and errors per second and the bytes
+sent to and received from the store by its mounts, and the containers using
+it; and for the daemon, the object-store requests (the registry's
+included), errors and retries per second, the bytes sent and received, the
 uploads in flight, the memory budget in use and the staged bytes on disk.
 `
 
@@ -108,6 +111,8 @@ type volumeRates struct {
 	name                    string
 	reads, writes, ops, err float64 // per second
 	readBytes, writeBytes   float64 // per second
+	s3Requests, s3Errors    float64 // per second, of its mounts
+	s3Sent, s3Received      float64 // bytes per second, of its mounts
 	uses                    float64
 }
 
@@ -123,11 +128,18 @@ func statsView(prev, cur observe.Samples, dt time.Duration, addr string, at time
 		return (c - p) / secs
 	}
 	gauge := func(name string, labels ...string) float64 { v, _ := cur.Value(name, labels...); return v }
+	// failures is the rate of the object-store requests counted in name
+	// (with labels) that failed: a missing key is an answer, not a failure.
+	failures := func(name string, labels ...string) float64 {
+		all := rate(name, labels...)
+		ok := rate(name, slices.Concat(labels, []string{"outcome", "ok"})...) + rate(name, slices.Concat(labels, []string{"outcome", "not_found"})...)
+		return max(all-ok, 0)
+	}
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "s3vol stats  %s  %s  (per second over the last %s)\n\n", addr, at.Format("15:04:05"), dt.Round(10*time.Millisecond))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "VOLUME\tREADS/s\tREAD\tWRITES/s\tWRITTEN\tOPS/s\tERRORS/s\tUSES\t")
+	fmt.Fprintln(tw, "VOLUME\tREADS/s\tREAD\tWRITES/s\tWRITTEN\tOPS/s\tERRORS/s\tS3 REQ/s\tS3 ERR/s\tS3 SENT\tS3 RECV\tUSES\t")
 	for _, v := range volumes(cur) {
 		r := volumeRates{
 			name:       v,
@@ -137,17 +149,21 @@ func statsView(prev, cur observe.Samples, dt time.Duration, addr string, at time
 			err:        rate("s3vol_fuse_errors_total", "volume", v),
 			readBytes:  rate("s3vol_fuse_read_bytes_total", "volume", v),
 			writeBytes: rate("s3vol_fuse_written_bytes_total", "volume", v),
+			s3Requests: rate("s3vol_volume_s3_requests_total", "volume", v),
+			s3Errors:   failures("s3vol_volume_s3_requests_total", "volume", v),
+			s3Sent:     rate("s3vol_volume_s3_bytes_total", "volume", v, "direction", "sent"),
+			s3Received: rate("s3vol_volume_s3_bytes_total", "volume", v, "direction", "received"),
 			uses:       gauge("s3vol_mount_uses", "volume", v),
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s/s\t%.0f\t%s/s\t%.0f\t%.0f\t%.0f\t\n", r.name, r.reads, ibytes(r.readBytes), r.writes, ibytes(r.writeBytes), r.ops, r.err, r.uses)
+		fmt.Fprintf(tw, "%s\t%.0f\t%s/s\t%.0f\t%s/s\t%.0f\t%.0f\t%.0f\t%.0f\t%s/s\t%s/s\t%.0f\t\n", r.name, r.reads, ibytes(r.readBytes), r.writes, ibytes(r.writeBytes), r.ops, r.err,
+			r.s3Requests, r.s3Errors, ibytes(r.s3Sent), ibytes(r.s3Received), r.uses)
 	}
 	tw.Flush()
 
 	requests := rate("s3vol_s3_requests_total")
-	ok := rate("s3vol_s3_requests_total", "outcome", "ok") + rate("s3vol_s3_requests_total", "outcome", "not_found")
 	memUsed, memBudget := gauge("s3vol_memory_in_use_bytes"), gauge("s3vol_memory_budget_bytes")
 	fmt.Fprintf(&b, "\nobject store  %.0f requests/s  %.0f errors/s  %.0f retries/s  sent %s/s  received %s/s  %.0f uploads in flight\n",
-		requests, max(requests-ok, 0), rate("s3vol_s3_retries_total"), ibytes(rate("s3vol_s3_sent_bytes_total")),
+		requests, failures("s3vol_s3_requests_total"), rate("s3vol_s3_retries_total"), ibytes(rate("s3vol_s3_sent_bytes_total")),
 		ibytes(rate("s3vol_s3_received_bytes_total")), gauge("s3vol_s3_uploads_in_flight"))
 	fmt.Fprintf(&b, "memory        %s of %s in use (%.0f%%)  staged on disk %s in %.0f files\n",
 		ibytes(memUsed), ibytes(memBudget), 100*memUsed/max(memBudget, 1), ibytes(gauge("s3vol_staged_bytes")), gauge("s3vol_staged_files"))
@@ -157,7 +173,7 @@ func statsView(prev, cur observe.Samples, dt time.Duration, addr string, at time
 // volumes lists the volumes the scrape has series of, sorted.
 func volumes(s observe.Samples) []string {
 	seen := map[string]bool{}
-	for _, name := range []string{"s3vol_fuse_ops_total", "s3vol_mounted"} {
+	for _, name := range []string{"s3vol_fuse_ops_total", "s3vol_volume_s3_requests_total", "s3vol_mounted"} {
 		fam := s[name]
 		if fam == nil {
 			continue

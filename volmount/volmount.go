@@ -42,6 +42,10 @@ type Env struct {
 	// WrapFS, when set, gives the wrapper of a mount's filesystem by the
 	// entry's name (s3fs.Options.WrapFS).
 	WrapFS func(name string) func(fuse.RawFileSystem) fuse.RawFileSystem
+	// WrapStore, when set, gives the wrapper of the data store a mount
+	// uses by the entry's name: metrics of its object-store calls, per
+	// volume. The registry's calls do not go through it.
+	WrapStore func(name string) func(store.Store) store.Store
 }
 
 // Request says what to mount and where.
@@ -89,10 +93,11 @@ func Open(ctx context.Context, env Env, req Request) (_ *Mount, err error) {
 	}()
 	m := &Mount{Entry: lease.Entry(), Lease: lease}
 	m.Prefix = layout.SubfolderPrefix(m.Entry.DataPrefix, req.Subpath)
+	data := dataStore(env, m.Entry.Name)
 	// A view's folder, or the subpath asked for, is created on first
 	// mount; a volume's root was written when it was created.
 	if m.Entry.Kind == registry.KindView || req.Subpath != "" {
-		if err := ensureFolder(ctx, env.Data, m.Prefix, m.Entry.Options.RootAttrs(time.Now())); err != nil {
+		if err := ensureFolder(ctx, data, m.Prefix, m.Entry.Options.RootAttrs(time.Now())); err != nil {
 			return nil, &StepError{"creating the folder " + m.Prefix, err}
 		}
 	}
@@ -101,6 +106,7 @@ func Open(ctx context.Context, env Env, req Request) (_ *Mount, err error) {
 	}
 	removeOldCache(env, m.Entry.ID)
 	opts := fsOptions(env, m.Entry)
+	opts.Store = data
 	opts.Prefix = m.Prefix
 	opts.ReadOnly = opts.ReadOnly || req.ReadOnly
 	// The filesystem writes only while the lease is renewed (fencing).
@@ -138,6 +144,15 @@ func fsOptions(env Env, e registry.Entry) s3fs.Options {
 		Buffers:     env.Buffers,
 		Logger:      logger(env).WithFields(logrus.Fields{"volume": e.Name, "id": e.ID}),
 	}
+}
+
+// dataStore is the data store the mount of the entry named name uses:
+// env.Data, wrapped by env.WrapStore when set.
+func dataStore(env Env, name string) store.Store {
+	if env.WrapStore == nil {
+		return env.Data
+	}
+	return env.WrapStore(name)(env.Data)
 }
 
 // cacheFolder is the staging folder of the mounts of the entry with that

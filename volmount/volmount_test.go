@@ -3,6 +3,8 @@ package volmount
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/s3vol/s3vol/internal/testenv"
 	"github.com/s3vol/s3vol/layout"
+	"github.com/s3vol/s3vol/observe"
 	"github.com/s3vol/s3vol/registry"
 	"github.com/s3vol/s3vol/store"
 	"github.com/s3vol/s3vol/store/localstore"
@@ -178,5 +181,41 @@ func TestFilesystemOptions(t *testing.T) {
 	}
 	if o := fsOptions(Env{}, registry.Entry{}); o.DirMode != registry.DefaultMode || o.ReadOnly || o.FastListing {
 		t.Errorf("an entry without a mode: %+v, want the default mode %o", o, registry.DefaultMode)
+	}
+}
+
+// Env.WrapStore wraps the store of a mount by the entry's name: the
+// marker of its subpath and the files written through it are counted under
+// the volume, and nothing under another entry's name.
+func TestOpenWrapsTheStoreByName(t *testing.T) {
+	testenv.NeedFUSE(t)
+	f := newFixture(t)
+	metrics := observe.New()
+	f.env.WrapStore = metrics.VolumeStore
+	f.create(t, registry.Spec{Name: "vol"})
+	f.create(t, registry.Spec{Name: "other"})
+	m := f.open(t, Request{Name: "vol", Subpath: "sub"})
+	const files = 3
+	for i := range files {
+		if err := os.WriteFile(filepath.Join(m.Dir, fmt.Sprintf("f%d", i)), []byte("data"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	srv := httptest.NewServer(metrics.Handler())
+	defer srv.Close()
+	s, err := observe.Scrape(context.Background(), srv.Client(), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One put for the subpath's marker, one per file.
+	if puts, _ := s.Value("s3vol_volume_s3_requests_total", "volume", "vol", "op", "put", "outcome", "ok"); puts < files+1 {
+		t.Errorf("%v puts counted under vol, want at least %d (the marker and %d files)", puts, files+1, files)
+	}
+	if sent, _ := s.Value("s3vol_volume_s3_bytes_total", "volume", "vol", "direction", "sent"); sent < files*4 {
+		t.Errorf("%v bytes sent under vol, want at least %d", sent, files*4)
+	}
+	if _, ok := s.Value("s3vol_volume_s3_requests_total", "volume", "other"); ok {
+		t.Error("calls counted under other, which was not mounted")
 	}
 }
