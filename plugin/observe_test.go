@@ -314,6 +314,19 @@ func TestServeMemoryPerVolume(t *testing.T) {
 		t.Errorf("memory under the idle volume: %v (exported: %v), want 0", idle, ok)
 	}
 	held, _ := s.Value("s3vol_volume_memory_bytes", "volume", "writing")
+	// s3vol stats shows it in the volume's MEM column.
+	view := statsView(s, s, time.Second, "test", time.Now())
+	t.Logf("s3vol stats:\n%s", view)
+	writing, idleRow := statsRow(view, "writing"), statsRow(view, "idle")
+	if len(writing) != statsColumns || len(idleRow) != statsColumns {
+		t.Fatalf("rows of writing %q and idle %q, want %d fields each", writing, idleRow, statsColumns)
+	}
+	if mem := writing[15] + " " + writing[16]; mem != ibytes(held) || mem == "0 B" {
+		t.Errorf("writing's MEM %q, want %s", mem, ibytes(held))
+	}
+	if mem := idleRow[15] + " " + idleRow[16]; mem != "0 B" {
+		t.Errorf("idle's MEM %q, want 0 B", mem)
+	}
 	if total, _ := s.Value("s3vol_memory_in_use_bytes"); total < held {
 		t.Errorf("memory in use %v, less than the volume writing's %v", total, held)
 	}
