@@ -67,6 +67,10 @@ type Config struct {
 	// uses by the entry's name (volmount.Env.WrapStore): metrics of its
 	// object-store calls, per volume.
 	WrapStore func(name string) func(store.Store) store.Store
+	// AccountBuffers, when set, gives the account of Buffers each mount
+	// draws from by the entry's name (volmount.Env.AccountBuffers): its
+	// share of the memory budget, per volume.
+	AccountBuffers func(name string) func(*bufpool.Pool) *bufpool.Pool
 	// OnRemoved, when set, is told of each entry removed through this
 	// driver, so that what is kept by its name (metrics) can go.
 	OnRemoved func(name string)

@@ -238,6 +238,7 @@ func (d *Driver) mountEnv() volmount.Env {
 		Registry: d.reg, Data: d.cfg.Data, CacheDir: d.cfg.CacheDir, Buffers: d.cfg.Buffers,
 		MetadataTTL: d.cfg.MetadataTTL, OpTimeout: d.cfg.OpTimeout, FastListing: d.cfg.FastListing,
 		Logger: d.log, WrapFS: d.cfg.WrapFS, WrapStore: d.cfg.WrapStore,
+		AccountBuffers: d.cfg.AccountBuffers,
 	}
 }
 

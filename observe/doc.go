@@ -11,7 +11,9 @@
 //     (Metrics.Heartbeat, Metrics.Conflict), the S3 backend its retries
 //     (Metrics.Retry); gauges (memory budget, staged files, mounts, the
 //     organization's volumes) are read at scrape time from a Gauges
-//     snapshot the daemon provides, so nothing is kept twice.
+//     snapshot the daemon provides, so nothing is kept twice; each
+//     volume's share of the memory budget is read at scrape time from the
+//     budget's account its mounts draw from (Metrics.VolumeBuffers).
 //   - Health (NewHealth) runs named checks with a timeout, caches the
 //     answer for a second and never lets a hung probe hold a request.
 //   - Serve starts the listener with timeouts on every phase of a request;

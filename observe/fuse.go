@@ -65,8 +65,8 @@ func (m *Metrics) FUSE(volume string) func(fuse.RawFileSystem) fuse.RawFileSyste
 	return func(fs fuse.RawFileSystem) fuse.RawFileSystem { return &meteredFS{RawFileSystem: fs, c: c} }
 }
 
-// Forget drops the FUSE and object-store series of volume, once it is
-// removed, so that volumes created and removed over the daemon's life do
+// Forget drops the FUSE, object-store and memory series of volume, once it
+// is removed, so that volumes created and removed over the daemon's life do
 // not pile up.
 func (m *Metrics) Forget(volume string) {
 	v := prometheus.Labels{"volume": volume}
@@ -77,6 +77,7 @@ func (m *Metrics) Forget(volume string) {
 	m.fuse.duration.DeletePartialMatch(v)
 	m.fuse.read.Delete(v)
 	m.fuse.written.Delete(v)
+	m.memory.forget(volume)
 }
 
 // fuseCounters are one volume's FUSE metrics.

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/s3vol/s3vol/internal/bufpool"
 )
 
 // Every s3vol metric the Grafana dashboard (docs/grafana-dashboard.json)
@@ -26,6 +28,7 @@ func TestGrafanaDashboardQueriesExportedMetrics(t *testing.T) {
 	m.s3Duration.WithLabelValues(opGet).Observe(0)
 	m.VolumeStore("v")(nil) // its byte series
 	m.volumeS3.requests.WithLabelValues("v", opGet, "ok").Inc()
+	m.VolumeBuffers("v")(bufpool.New(1)) // its memory series
 	fams, err := m.reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/s3vol/s3vol/internal/bufpool"
 )
 
 // namespace prefixes every metric name.
@@ -26,6 +28,7 @@ type Metrics struct {
 	conflicts       prometheus.Counter
 	fuse            fuseMetrics
 	volumeS3        volumeS3Metrics
+	memory          volumeMemory
 }
 
 // volumeS3Metrics are the object-store calls of the mounts, by volume.
@@ -73,7 +76,8 @@ func New() *Metrics {
 			Namespace: namespace, Subsystem: "registry", Name: "conflicts_total",
 			Help: "Compare-and-swaps of the volume registry's index that lost to another writer and were retried.",
 		}),
-		fuse: newFUSEMetrics(),
+		fuse:   newFUSEMetrics(),
+		memory: volumeMemory{accounts: make(map[string]*bufpool.Pool)},
 		volumeS3: volumeS3Metrics{
 			requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Namespace: namespace, Subsystem: "volume_s3", Name: "requests_total",
@@ -86,7 +90,7 @@ func New() *Metrics {
 		},
 	}
 	m.reg.MustRegister(m.fuse.collectors()...)
-	m.reg.MustRegister(m.volumeS3.requests, m.volumeS3.bytes)
+	m.reg.MustRegister(m.volumeS3.requests, m.volumeS3.bytes, &m.memory)
 	m.reg.MustRegister(m.s3Requests, m.s3Duration, m.s3BytesSent, m.s3BytesReceived, m.s3Retries, m.uploadsInFlight, m.heartbeats, m.conflicts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Both outcomes are exported from the start, so a rate over failures

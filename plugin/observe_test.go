@@ -276,3 +276,66 @@ func TestServeMetricsPerVolume(t *testing.T) {
 		t.Errorf("daemon-wide puts %v, fewer than hot's %v", all, hotPuts)
 	}
 }
+
+// Two volumes mounted, a file held open for writing on one: its buffered
+// bytes show as memory in use under that volume, none under the idle
+// one, and none once the file is closed.
+func TestServeMemoryPerVolume(t *testing.T) {
+	testenv.NeedFUSE(t)
+	dir := t.TempDir()
+	c, base, _ := startServe(t, []string{"--socket", filepath.Join(dir, "s3vol.sock"), "--state-dir", filepath.Join(dir, "state"),
+		"--mount-root", filepath.Join(dir, "mounts"), "--mount-grace", "0", "--credentials-file", "",
+		"--memory", "64MiB", "--http-addr", "127.0.0.1:0"})
+	mountpoints := map[string]string{}
+	for _, name := range []string{"writing", "idle"} {
+		c.must("/VolumeDriver.Create", map[string]any{"Name": name}, nil)
+		var mount struct{ Mountpoint string }
+		c.must("/VolumeDriver.Mount", map[string]string{"Name": name, "ID": "c-" + name}, &mount)
+		defer c.must("/VolumeDriver.Unmount", map[string]string{"Name": name, "ID": "c-" + name}, nil)
+		mountpoints[name] = mount.Mountpoint
+	}
+	f, err := os.Create(filepath.Join(mountpoints["writing"], "open"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const size = 1 << 20
+	if _, err := f.Write(make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	var s observe.Samples
+	waitUntil(t, 30*time.Second, "memory in use under the volume writing", func() bool {
+		s = scrapeDaemon(t, base)
+		held, _ := s.Value("s3vol_volume_memory_bytes", "volume", "writing")
+		return held >= size
+	})
+	idle, ok := s.Value("s3vol_volume_memory_bytes", "volume", "idle")
+	if !ok || idle != 0 {
+		t.Errorf("memory under the idle volume: %v (exported: %v), want 0", idle, ok)
+	}
+	held, _ := s.Value("s3vol_volume_memory_bytes", "volume", "writing")
+	// s3vol stats shows it in the volume's MEM column.
+	view := statsView(s, s, time.Second, "test", time.Now())
+	t.Logf("s3vol stats:\n%s", view)
+	writing, idleRow := statsRow(view, "writing"), statsRow(view, "idle")
+	if len(writing) != statsColumns || len(idleRow) != statsColumns {
+		t.Fatalf("rows of writing %q and idle %q, want %d fields each", writing, idleRow, statsColumns)
+	}
+	if mem := writing[15] + " " + writing[16]; mem != ibytes(held) || mem == "0 B" {
+		t.Errorf("writing's MEM %q, want %s", mem, ibytes(held))
+	}
+	if mem := idleRow[15] + " " + idleRow[16]; mem != "0 B" {
+		t.Errorf("idle's MEM %q, want 0 B", mem)
+	}
+	if total, _ := s.Value("s3vol_memory_in_use_bytes"); total < held {
+		t.Errorf("memory in use %v, less than the volume writing's %v", total, held)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "no memory in use under writing after the file is closed", func() bool {
+		s = scrapeDaemon(t, base)
+		held, ok := s.Value("s3vol_volume_memory_bytes", "volume", "writing")
+		return ok && held == 0
+	})
+}

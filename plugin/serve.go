@@ -153,8 +153,9 @@ func newDaemon(cfg *Config, log *logrus.Logger) (*daemon, error) {
 		Buffers:      d.pool, MetadataTTL: cfg.MetadataTTL, FastListing: cfg.FastListing, MountGrace: cfg.MountGrace,
 		OpTimeout: cfg.OpTimeout, CallTimeout: cfg.CallTimeout,
 		Logger: log, WrapFS: d.metrics.FUSE, WrapStore: d.metrics.VolumeStore, OnRemoved: d.metrics.Forget,
-		Usage:       func(id string) (registry.Usage, bool) { return d.usage.Get(id) },
-		OnUnmounted: func(id string) { d.usage.Remeasure(id) },
+		AccountBuffers: d.metrics.VolumeBuffers,
+		Usage:          func(id string) (registry.Usage, bool) { return d.usage.Get(id) },
+		OnUnmounted:    func(id string) { d.usage.Remeasure(id) },
 	})
 	if err != nil {
 		return nil, err

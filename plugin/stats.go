@@ -28,8 +28,9 @@ Usage:
 It reads http://ADDR/metrics of the daemon (S3VOL_HTTP_ADDR; make run serves
 127.0.0.1:9180) and shows, per volume, the reads and writes per second, the
 throughput, the object-store requests and errors per second and the bytes
-sent to and received from the store by its mounts, and the containers using
-it; and for the daemon, the object-store requests (the registry's
+sent to and received from the store by its mounts, the memory its mounts
+hold of the budget (MEM: read-ahead and upload buffers), and the containers
+using it; and for the daemon, the object-store requests (the registry's
 included), errors and retries per second, the bytes sent and received, the
 uploads in flight, the memory budget in use and the staged bytes on disk.
 `
@@ -113,6 +114,7 @@ type volumeRates struct {
 	readBytes, writeBytes   float64 // per second
 	s3Requests, s3Errors    float64 // per second, of its mounts
 	s3Sent, s3Received      float64 // bytes per second, of its mounts
+	memory                  float64 // bytes of the budget its mounts hold now
 	uses                    float64
 }
 
@@ -139,7 +141,7 @@ func statsView(prev, cur observe.Samples, dt time.Duration, addr string, at time
 	var b strings.Builder
 	fmt.Fprintf(&b, "s3vol stats  %s  %s  (per second over the last %s)\n\n", addr, at.Format("15:04:05"), dt.Round(10*time.Millisecond))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "VOLUME\tREADS/s\tREAD\tWRITES/s\tWRITTEN\tOPS/s\tERRORS/s\tS3 REQ/s\tS3 ERR/s\tS3 SENT\tS3 RECV\tUSES\t")
+	fmt.Fprintln(tw, "VOLUME\tREADS/s\tREAD\tWRITES/s\tWRITTEN\tOPS/s\tERRORS/s\tS3 REQ/s\tS3 ERR/s\tS3 SENT\tS3 RECV\tMEM\tUSES\t")
 	for _, v := range volumes(cur) {
 		r := volumeRates{
 			name:       v,
@@ -153,10 +155,11 @@ func statsView(prev, cur observe.Samples, dt time.Duration, addr string, at time
 			s3Errors:   failures("s3vol_volume_s3_requests_total", "volume", v),
 			s3Sent:     rate("s3vol_volume_s3_bytes_total", "volume", v, "direction", "sent"),
 			s3Received: rate("s3vol_volume_s3_bytes_total", "volume", v, "direction", "received"),
+			memory:     gauge("s3vol_volume_memory_bytes", "volume", v),
 			uses:       gauge("s3vol_mount_uses", "volume", v),
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s/s\t%.0f\t%s/s\t%.0f\t%.0f\t%.0f\t%.0f\t%s/s\t%s/s\t%.0f\t\n", r.name, r.reads, ibytes(r.readBytes), r.writes, ibytes(r.writeBytes), r.ops, r.err,
-			r.s3Requests, r.s3Errors, ibytes(r.s3Sent), ibytes(r.s3Received), r.uses)
+		fmt.Fprintf(tw, "%s\t%.0f\t%s/s\t%.0f\t%s/s\t%.0f\t%.0f\t%.0f\t%.0f\t%s/s\t%s/s\t%s\t%.0f\t\n", r.name, r.reads, ibytes(r.readBytes), r.writes, ibytes(r.writeBytes), r.ops, r.err,
+			r.s3Requests, r.s3Errors, ibytes(r.s3Sent), ibytes(r.s3Received), ibytes(r.memory), r.uses)
 	}
 	tw.Flush()
 
@@ -173,7 +176,7 @@ func statsView(prev, cur observe.Samples, dt time.Duration, addr string, at time
 // volumes lists the volumes the scrape has series of, sorted.
 func volumes(s observe.Samples) []string {
 	seen := map[string]bool{}
-	for _, name := range []string{"s3vol_fuse_ops_total", "s3vol_volume_s3_requests_total", "s3vol_mounted"} {
+	for _, name := range []string{"s3vol_fuse_ops_total", "s3vol_volume_s3_requests_total", "s3vol_volume_memory_bytes", "s3vol_mounted"} {
 		fam := s[name]
 		if fam == nil {
 			continue

@@ -104,8 +104,9 @@ func TestStatsRefusesBadFlags(t *testing.T) {
 
 // statsColumns is the number of fields of a volume's row in the stats
 // view: the name, reads/s, read (2), writes/s, written (2), ops/s,
-// errors/s, S3 requests/s, S3 errors/s, S3 sent (2), S3 received (2), uses.
-const statsColumns = 16
+// errors/s, S3 requests/s, S3 errors/s, S3 sent (2), S3 received (2),
+// memory (2), uses.
+const statsColumns = 18
 
 // statsRow is the row of volume in a stats view, split at blanks; nil if
 // it has none.

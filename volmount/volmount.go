@@ -46,6 +46,11 @@ type Env struct {
 	// uses by the entry's name: metrics of its object-store calls, per
 	// volume. The registry's calls do not go through it.
 	WrapStore func(name string) func(store.Store) store.Store
+	// AccountBuffers, when set, gives what a mount's buffers are taken
+	// from by the entry's name, given Buffers: an account of it
+	// (bufpool.Pool.Account) that counts the volume's share of the memory
+	// budget.
+	AccountBuffers func(name string) func(*bufpool.Pool) *bufpool.Pool
 }
 
 // Request says what to mount and where.
@@ -141,7 +146,7 @@ func fsOptions(env Env, e registry.Entry) s3fs.Options {
 		OpTimeout:   env.OpTimeout,
 		FastListing: env.FastListing,
 		CacheDir:    cacheFolder(env.CacheDir, e.ID),
-		Buffers:     env.Buffers,
+		Buffers:     buffers(env, e.Name),
 		Logger:      logger(env).WithFields(logrus.Fields{"volume": e.Name, "id": e.ID}),
 	}
 }
@@ -153,6 +158,15 @@ func dataStore(env Env, name string) store.Store {
 		return env.Data
 	}
 	return env.WrapStore(name)(env.Data)
+}
+
+// buffers is the memory budget the mount of the entry named name draws
+// from: env.Buffers, or its account by env.AccountBuffers when set.
+func buffers(env Env, name string) *bufpool.Pool {
+	if env.AccountBuffers == nil || env.Buffers == nil {
+		return env.Buffers
+	}
+	return env.AccountBuffers(name)(env.Buffers)
 }
 
 // cacheFolder is the staging folder of the mounts of the entry with that

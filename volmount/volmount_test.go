@@ -13,6 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/s3vol/s3vol/internal/bufpool"
 	"github.com/s3vol/s3vol/internal/testenv"
 	"github.com/s3vol/s3vol/layout"
 	"github.com/s3vol/s3vol/observe"
@@ -181,6 +182,35 @@ func TestFilesystemOptions(t *testing.T) {
 	}
 	if o := fsOptions(Env{}, registry.Entry{}); o.DirMode != registry.DefaultMode || o.ReadOnly || o.FastListing {
 		t.Errorf("an entry without a mode: %+v, want the default mode %o", o, registry.DefaultMode)
+	}
+}
+
+// Env.AccountBuffers gives a mount the account of the memory budget of its
+// entry's name; without it, the mount draws from Env.Buffers itself.
+func TestFilesystemBuffersAreAccountedByName(t *testing.T) {
+	pool := bufpool.New(1 << 20)
+	accounts := map[string]*bufpool.Pool{}
+	env := Env{Buffers: pool, AccountBuffers: func(name string) func(*bufpool.Pool) *bufpool.Pool {
+		return func(p *bufpool.Pool) *bufpool.Pool {
+			if p != pool {
+				t.Errorf("the account of %s was asked of another pool", name)
+			}
+			accounts[name] = p.Account()
+			return accounts[name]
+		}
+	}}
+	o := fsOptions(env, registry.Entry{ID: "id1", Name: "vol"})
+	if o.Buffers == nil || o.Buffers != accounts["vol"] {
+		t.Fatalf("the mount of vol draws from %p, not the account of vol %p", o.Buffers, accounts["vol"])
+	}
+	b, _ := o.Buffers.TryGet(4096)
+	if now, _ := pool.InUse(); now != 4096 {
+		t.Errorf("a buffer of the mount's account leaves %d bytes in use in the pool, want 4096", now)
+	}
+	o.Buffers.Put(b)
+	env.AccountBuffers = nil
+	if o := fsOptions(env, registry.Entry{ID: "id1", Name: "vol"}); o.Buffers != pool {
+		t.Error("without AccountBuffers the mount does not draw from Env.Buffers")
 	}
 }
 

@@ -7,6 +7,10 @@
 // can fall back to disk) use TryGet. Freed buffers are kept for reuse while
 // they fit in the budget, which spares the garbage collector the churn of
 // multi-megabyte allocations.
+//
+// Account gives one user of a pool (a mount) a view of it that draws from
+// the same budget but also counts what that user holds, so the memory in
+// use can be shown per volume without dividing the budget between them.
 package bufpool
 
 import (
@@ -16,9 +20,13 @@ import (
 )
 
 // Pool is a memory budget with a free list of buffers. The zero value is not
-// usable; call New.
+// usable; call New (or Account, for one user's share of a pool).
 type Pool struct {
 	budget int64
+	// parent is the pool an account (see Account) draws from; nil for a
+	// pool made by New. An account keeps no free list and no waiters of
+	// its own: only used and peak.
+	parent *Pool
 
 	mu      sync.Mutex
 	used    int64            // bytes handed out and not yet returned
@@ -36,12 +44,29 @@ func New(budget int64) *Pool {
 	return &Pool{budget: budget, free: make(map[int][][]byte)}
 }
 
+// Account returns an account of p: a *Pool that hands out buffers from p's
+// budget (its Get, TryGet and Put are p's, with the same waiting and
+// limits) and also counts what it holds, so that its InUse is the share of
+// one user (a mount) while p's InUse stays the total. The budget is not
+// split: an account may take all of it. Buffers must go back through the
+// account (or pool) they came from.
+func (p *Pool) Account() *Pool {
+	return &Pool{budget: p.budget, parent: p}
+}
+
 // Budget is the pool's total size in bytes.
 func (p *Pool) Budget() int64 { return p.budget }
 
 // Get returns a buffer of length size, waiting until the budget has room.
 // It fails only when ctx ends or size exceeds the whole budget.
 func (p *Pool) Get(ctx context.Context, size int) ([]byte, error) {
+	if p.parent != nil {
+		b, err := p.parent.Get(ctx, size)
+		if err == nil {
+			p.count(int64(cap(b)))
+		}
+		return b, err
+	}
 	if int64(size) > p.budget {
 		return nil, fmt.Errorf("bufpool: buffer of %d bytes exceeds the memory budget of %d bytes", size, p.budget)
 	}
@@ -67,6 +92,13 @@ func (p *Pool) Get(ctx context.Context, size int) ([]byte, error) {
 
 // TryGet returns a buffer of length size if the budget has room now.
 func (p *Pool) TryGet(size int) ([]byte, bool) {
+	if p.parent != nil {
+		b, ok := p.parent.TryGet(size)
+		if ok {
+			p.count(int64(cap(b)))
+		}
+		return b, ok
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.takeLocked(size)
@@ -76,6 +108,11 @@ func (p *Pool) TryGet(size int) ([]byte, bool) {
 // used afterwards.
 func (p *Pool) Put(b []byte) {
 	if b == nil {
+		return
+	}
+	if p.parent != nil {
+		p.count(-int64(cap(b)))
+		p.parent.Put(b)
 		return
 	}
 	p.mu.Lock()
@@ -98,6 +135,16 @@ func (p *Pool) InUse() (now, peak int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.used, p.peak
+}
+
+// count adds n bytes (negative: returned) to what an account holds.
+func (p *Pool) count(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.used += n
+	if p.used > p.peak {
+		p.peak = p.used
+	}
 }
 
 // takeLocked hands out size bytes if the budget allows, reusing a free

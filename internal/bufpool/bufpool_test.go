@@ -120,3 +120,77 @@ func TestDroppedBuffersCanBeCollected(t *testing.T) {
 	runtime.KeepAlive(whole)
 	runtime.KeepAlive(p)
 }
+
+// An account's buffers are counted in the account and in its pool; the
+// account draws from the pool's budget, so it waits like the pool when
+// another account holds it all, and what it puts back is the pool's again.
+func TestAccountSharesTheBudgetAndCountsItsShare(t *testing.T) {
+	p := New(4 << 20)
+	a, b := p.Account(), p.Account()
+	if a.Budget() != p.Budget() {
+		t.Fatalf("an account's budget is %d, the pool's %d", a.Budget(), p.Budget())
+	}
+	held, err := a.Get(context.Background(), 3<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := a.InUse(); now != 3<<20 {
+		t.Errorf("the account holds %d bytes, want %d", now, 3<<20)
+	}
+	if now, _ := p.InUse(); now != 3<<20 {
+		t.Errorf("the pool has %d bytes in use, want %d (the account's)", now, 3<<20)
+	}
+	if now, _ := b.InUse(); now != 0 {
+		t.Errorf("an idle account holds %d bytes", now)
+	}
+	small, ok := b.TryGet(1 << 20)
+	if !ok {
+		t.Fatal("TryGet of the budget's last MiB refused")
+	}
+	if now, _ := p.InUse(); now != 4<<20 {
+		t.Errorf("the pool has %d bytes in use, want the whole budget", now)
+	}
+	if _, ok := b.TryGet(1); ok {
+		t.Fatal("an account's TryGet succeeded with the shared budget spent")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := b.Get(ctx, 1<<20); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("an account's Get with the shared budget spent and an expiring context: %v", err)
+	}
+
+	// b waits for memory a holds; a's Put wakes it.
+	got := make(chan []byte)
+	go func() {
+		buf, err := b.Get(context.Background(), 2<<20)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- buf
+	}()
+	a.Put(held)
+	buf := <-got
+	if len(buf) != 2<<20 {
+		t.Fatalf("the waiting Get returned %d bytes", len(buf))
+	}
+	if now, peak := a.InUse(); now != 0 || peak != 3<<20 {
+		t.Errorf("after its Put the account holds %d bytes (peak %d), want 0 (peak %d)", now, peak, 3<<20)
+	}
+	if now, _ := b.InUse(); now != 3<<20 {
+		t.Errorf("the account holds %d bytes, want %d", now, 3<<20)
+	}
+	b.Put(buf)
+	b.Put(small)
+	if now, _ := b.InUse(); now != 0 {
+		t.Errorf("after its Puts the account holds %d bytes", now)
+	}
+	if now, _ := p.InUse(); now != 0 {
+		t.Errorf("after every Put the pool has %d bytes in use", now)
+	}
+	// Everything came back to the shared budget: the pool hands it out whole.
+	if whole, ok := p.TryGet(4 << 20); !ok {
+		t.Error("the pool refused its whole budget after the accounts' buffers came back")
+	} else {
+		p.Put(whole)
+	}
+}
