@@ -230,18 +230,7 @@ func TestLoopbackAddr(t *testing.T) {
 // under the other than its mount did.
 func TestServeMetricsPerVolume(t *testing.T) {
 	testenv.NeedFUSE(t)
-	dir := t.TempDir()
-	c, base, _ := startServe(t, []string{"--socket", filepath.Join(dir, "s3vol.sock"), "--state-dir", filepath.Join(dir, "state"),
-		"--mount-root", filepath.Join(dir, "mounts"), "--mount-grace", "0", "--credentials-file", "",
-		"--memory", "64MiB", "--http-addr", "127.0.0.1:0"})
-	mountpoints := map[string]string{}
-	for _, name := range []string{"hot", "idle"} {
-		c.must("/VolumeDriver.Create", map[string]any{"Name": name}, nil)
-		var mount struct{ Mountpoint string }
-		c.must("/VolumeDriver.Mount", map[string]string{"Name": name, "ID": "c-" + name}, &mount)
-		defer c.must("/VolumeDriver.Unmount", map[string]string{"Name": name, "ID": "c-" + name}, nil)
-		mountpoints[name] = mount.Mountpoint
-	}
+	_, base, mountpoints := serveMounted(t, "hot", "idle")
 	before := scrapeDaemon(t, base)
 	idleBefore, _ := before.Value("s3vol_volume_s3_requests_total", "volume", "idle")
 
@@ -282,18 +271,7 @@ func TestServeMetricsPerVolume(t *testing.T) {
 // one, and none once the file is closed.
 func TestServeMemoryPerVolume(t *testing.T) {
 	testenv.NeedFUSE(t)
-	dir := t.TempDir()
-	c, base, _ := startServe(t, []string{"--socket", filepath.Join(dir, "s3vol.sock"), "--state-dir", filepath.Join(dir, "state"),
-		"--mount-root", filepath.Join(dir, "mounts"), "--mount-grace", "0", "--credentials-file", "",
-		"--memory", "64MiB", "--http-addr", "127.0.0.1:0"})
-	mountpoints := map[string]string{}
-	for _, name := range []string{"writing", "idle"} {
-		c.must("/VolumeDriver.Create", map[string]any{"Name": name}, nil)
-		var mount struct{ Mountpoint string }
-		c.must("/VolumeDriver.Mount", map[string]string{"Name": name, "ID": "c-" + name}, &mount)
-		defer c.must("/VolumeDriver.Unmount", map[string]string{"Name": name, "ID": "c-" + name}, nil)
-		mountpoints[name] = mount.Mountpoint
-	}
+	_, base, mountpoints := serveMounted(t, "writing", "idle")
 	f, err := os.Create(filepath.Join(mountpoints["writing"], "open"))
 	if err != nil {
 		t.Fatal(err)
@@ -338,4 +316,25 @@ func TestServeMemoryPerVolume(t *testing.T) {
 		held, ok := s.Value("s3vol_volume_memory_bytes", "volume", "writing")
 		return ok && held == 0
 	})
+}
+
+// serveMounted starts a daemon with metrics on (64 MiB of memory budget),
+// creates the volumes and mounts each for one container; it returns the
+// client, the metrics address and each volume's mountpoint. The volumes
+// are unmounted when the test ends.
+func serveMounted(t *testing.T, names ...string) (c *pluginClient, base string, mountpoints map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	c, base, _ = startServe(t, []string{"--socket", filepath.Join(dir, "s3vol.sock"), "--state-dir", filepath.Join(dir, "state"),
+		"--mount-root", filepath.Join(dir, "mounts"), "--mount-grace", "0", "--credentials-file", "",
+		"--memory", "64MiB", "--http-addr", "127.0.0.1:0"})
+	mountpoints = map[string]string{}
+	for _, name := range names {
+		c.must("/VolumeDriver.Create", map[string]any{"Name": name}, nil)
+		var mount struct{ Mountpoint string }
+		c.must("/VolumeDriver.Mount", map[string]string{"Name": name, "ID": "c-" + name}, &mount)
+		t.Cleanup(func() { c.must("/VolumeDriver.Unmount", map[string]string{"Name": name, "ID": "c-" + name}, nil) })
+		mountpoints[name] = mount.Mountpoint
+	}
+	return c, base, mountpoints
 }

@@ -125,18 +125,7 @@ func statsRow(view, volume string) []string {
 // sent; the other's shows none.
 func TestStatsShowsEachVolumesObjectStoreRequests(t *testing.T) {
 	testenv.NeedFUSE(t)
-	dir := t.TempDir()
-	c, base, _ := startServe(t, []string{"--socket", filepath.Join(dir, "s3vol.sock"), "--state-dir", filepath.Join(dir, "state"),
-		"--mount-root", filepath.Join(dir, "mounts"), "--mount-grace", "0", "--credentials-file", "",
-		"--memory", "64MiB", "--http-addr", "127.0.0.1:0"})
-	mountpoints := map[string]string{}
-	for _, name := range []string{"hot", "idle"} {
-		c.must("/VolumeDriver.Create", map[string]any{"Name": name}, nil)
-		var mount struct{ Mountpoint string }
-		c.must("/VolumeDriver.Mount", map[string]string{"Name": name, "ID": "c-" + name}, &mount)
-		defer c.must("/VolumeDriver.Unmount", map[string]string{"Name": name, "ID": "c-" + name}, nil)
-		mountpoints[name] = mount.Mountpoint
-	}
+	_, base, mountpoints := serveMounted(t, "hot", "idle")
 	prev := scrapeDaemon(t, base)
 	const files, size = 8, 64 << 10
 	for i := range files {
