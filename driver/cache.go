@@ -36,8 +36,12 @@ type cache struct {
 	// refreshed is closed (and replaced) when a refresh ends, either way,
 	// so a lookup can wait for the next answer from the store.
 	refreshed chan struct{}
-	lastErr   error // of the last refresh; nil once one succeeds
-	lastOK    time.Time
+	// appliedStart is when the refresh whose result the cache holds
+	// started: refreshes overlap (the background loop, one after a
+	// change), and an older read must not replace a newer one.
+	appliedStart time.Time
+	lastErr      error // of the last refresh; nil once one succeeds
+	lastOK       time.Time
 
 	// local holds this host's own creates and removes made after the start
 	// of the refresh in flight, so that a refresh that read the index
@@ -172,6 +176,10 @@ func (c *cache) refresh(ctx context.Context, reg *registry.Registry) error {
 		c.lastErr = err
 		return err
 	}
+	if started.Before(c.appliedStart) {
+		return nil // a refresh that started later has landed: this read is older
+	}
+	c.appliedStart = started
 	fresh := make(map[string]registry.Entry, len(entries))
 	for _, e := range entries {
 		fresh[e.Name] = e

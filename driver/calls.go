@@ -63,6 +63,9 @@ func (d *Driver) Remove(req *volume.RemoveRequest) (err error) {
 			d.removed(req.Name)
 			return nil
 		}
+		// A refused delete marked the entry deleting for a moment; a
+		// refresh that read it then must not be what Docker sees next.
+		d.refreshAfterChange(ctx)
 		return userError("remove", req.Name, err)
 	}
 	d.cache.remove(req.Name)
